@@ -1,0 +1,178 @@
+import Foundation
+import Logging
+
+/// Which program is reading the settings; each requires its own.
+public enum ServiceName: String, Sendable {
+    case api
+    case web
+    case cli
+}
+
+/// Every setting SPEC.md names, read once at start. Names of the properties follow the variables.
+public struct Settings: Sendable {
+    public enum Environment: String, Sendable {
+        case development
+        case production
+    }
+
+    public enum LogFormat: String, Sendable {
+        case json
+        case text
+    }
+
+    public var environment: Environment = .development
+    public var host = "127.0.0.1"
+    public var port = 8000
+    public var databaseURL = "sqlite:data/enablebot.sqlite"
+    public var databasePoolSize = 10
+    public var redisURL: String?
+    public var encryptionKeys: [EncryptionKey] = []
+    public var keyRotationDays = 90
+    public var logLevel: Logger.Level = .info
+    public var logFormat: LogFormat = .json
+    public var slackAPIBaseURL = "https://slack.com/api"
+    public var maxBodyBytes = 1 << 20
+    /// Where development mode keeps generated secrets.
+    public var dataDirectory = "data"
+
+    // enablebot-web
+    public var slackClientID = ""
+    public var slackClientSecret = ""
+    public var slackRedirectURI = "http://localhost:8000/slack/oauth/callback"
+    public var slackScopes = "app_mentions:read,chat:write,im:history,im:read,im:write,commands,users:read"
+    public var slackUserScopes = ""
+    public var slackAuthorizeURL = "https://slack.com/oauth/v2/authorize"
+    public var slackOIDCAuthorizeURL = "https://slack.com/openid/connect/authorize"
+    public var slackOIDCRedirectURI = "http://localhost:8000/auth/slack/callback"
+    public var adminPassword: String?
+
+    // enablebot-api
+    public var slackSigningSecret = ""
+    public var llmBaseURL = "https://api.openai.com/v1"
+    public var llmAPIKey: String?
+    public var llmModel = "gpt-4o-mini"
+    public var llmTimeoutSeconds = 30
+    public var maxWorkers = 4
+    public var rateLimitPerTenant = RateLimitSpec(limit: 100, windowSeconds: 60)
+    public var rateLimitGlobal = RateLimitSpec(limit: 10_000, windowSeconds: 60)
+
+    /// Things development mode filled in for the operator, logged once the logger exists.
+    public var warnings: [String] = []
+
+    public init() {}
+
+    public var isProduction: Bool { environment == .production }
+
+    /// True when no LLM key is configured in development: answers come from the built-in offline model.
+    public var usesOfflineModel: Bool { llmAPIKey == nil || llmBaseURL == "offline" }
+
+    /// Reads and validates the settings `service` needs. Development conveniences (generated keys and
+    /// signing secret) write into `dataDirectory`; production refuses them.
+    public static func load(
+        service: ServiceName, environment rawEnvironment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(ConfigurationError) -> Settings {
+        let env = try DotEnv.mergedEnvironment(rawEnvironment)
+        var reader = SettingsReader(env)
+        var s = Settings()
+        s.environment = try reader.choice("ENABLEBOT_ENV", default: .development)
+        s.host = reader.string("HOST", default: s.host)
+        switch service {
+        case .web: s.port = try reader.integer("WEB_PORT", default: 8000, in: 1...65535)
+        case .api: s.port = try reader.integer("API_PORT", default: 8001, in: 1...65535)
+        case .cli: break
+        }
+        s.databaseURL = reader.string("DATABASE_URL", default: s.databaseURL)
+        guard s.databaseURL.hasPrefix("sqlite:") || s.databaseURL.hasPrefix("postgres://")
+            || s.databaseURL.hasPrefix("postgresql://") else {
+            throw ConfigurationError("DATABASE_URL", "must be sqlite:PATH or postgres://user:pass@host:5432/db")
+        }
+        s.databasePoolSize = try reader.integer("DATABASE_POOL_SIZE", default: 10, in: 1...1000)
+        s.redisURL = reader.optional("REDIS_URL")
+        if let redis = s.redisURL, !(redis.hasPrefix("redis://") || redis.hasPrefix("unix://")) {
+            throw ConfigurationError("REDIS_URL", "must be redis://[:password@]host:6379/0")
+        }
+        s.keyRotationDays = try reader.integer("KEY_ROTATION_DAYS", default: 90, in: 1...3650)
+        s.logLevel = try reader.logLevel("LOG_LEVEL")
+        s.logFormat = try reader.choice("LOG_FORMAT", default: .json)
+        s.slackAPIBaseURL = try reader.url("SLACK_API_BASE_URL", default: s.slackAPIBaseURL)
+        s.maxBodyBytes = try reader.integer("MAX_BODY_BYTES", default: 1 << 20, in: 1024...(64 << 20))
+        s.dataDirectory = reader.string("ENABLEBOT_DATA_DIR", default: "data")
+        let development = DevelopmentSecrets(directory: s.dataDirectory)
+
+        if let keys = reader.optional("ENCRYPTION_KEYS") {
+            do {
+                s.encryptionKeys = try EncryptionKey.parseList(keys)
+            } catch {
+                throw ConfigurationError("ENCRYPTION_KEYS", "must be a comma list of KEYID:BASE64_32_BYTES (\(error))")
+            }
+        } else if s.isProduction {
+            throw ConfigurationError("ENCRYPTION_KEYS", "is required in production (KEYID:BASE64_32_BYTES, see `enablebot keys generate`)")
+        } else {
+            s.encryptionKeys = try development.encryptionKeys()
+            s.warnings.append("ENCRYPTION_KEYS is not set: using a development key kept in \(s.dataDirectory)/; set ENCRYPTION_KEYS in production")
+        }
+
+        if s.isProduction, s.slackAPIBaseURL != "https://slack.com/api", !s.slackAPIBaseURL.hasPrefix("https://") {
+            throw ConfigurationError("SLACK_API_BASE_URL", "must be an https URL in production")
+        }
+
+        if service == .web {
+            s.slackClientID = reader.string("SLACK_CLIENT_ID", default: "")
+            s.slackClientSecret = reader.string("SLACK_CLIENT_SECRET", default: "")
+            if s.isProduction, s.slackClientID.isEmpty { throw ConfigurationError("SLACK_CLIENT_ID", "is required in production") }
+            if s.isProduction, s.slackClientSecret.isEmpty { throw ConfigurationError("SLACK_CLIENT_SECRET", "is required in production") }
+            s.slackRedirectURI = try reader.url("SLACK_REDIRECT_URI", default: s.slackRedirectURI)
+            s.slackScopes = reader.string("SLACK_SCOPES", default: s.slackScopes)
+            s.slackUserScopes = reader.string("SLACK_USER_SCOPES", default: "")
+            s.slackAuthorizeURL = try reader.url("SLACK_AUTHORIZE_URL", default: s.slackAuthorizeURL)
+            s.slackOIDCAuthorizeURL = try reader.url("SLACK_OIDC_AUTHORIZE_URL", default: s.slackOIDCAuthorizeURL)
+            s.slackOIDCRedirectURI = try reader.url(
+                "SLACK_OIDC_REDIRECT_URI", default: Self.origin(of: s.slackRedirectURI) + "/auth/slack/callback"
+            )
+            s.adminPassword = reader.optional("ADMIN_PASSWORD")
+            if s.isProduction, s.adminPassword == nil { throw ConfigurationError("ADMIN_PASSWORD", "is required in production") }
+            if s.adminPassword == nil {
+                s.warnings.append("ADMIN_PASSWORD is not set: operator login is disabled until it is")
+            }
+        }
+
+        if service == .api {
+            if let secret = rawEnvironmentValue("SLACK_SIGNING_SECRET", env) {
+                guard !secret.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+                    throw ConfigurationError("SLACK_SIGNING_SECRET", "is empty; it must be the app's signing secret")
+                }
+                s.slackSigningSecret = secret
+            } else if s.isProduction {
+                throw ConfigurationError("SLACK_SIGNING_SECRET", "is required in production")
+            } else {
+                s.slackSigningSecret = try development.signingSecret()
+                s.warnings.append("SLACK_SIGNING_SECRET is not set: using a development secret kept in \(s.dataDirectory)/")
+            }
+            let baseURL = reader.string("LLM_BASE_URL", default: s.llmBaseURL)
+            s.llmBaseURL = baseURL == "offline" ? baseURL : try reader.url("LLM_BASE_URL", default: s.llmBaseURL)
+            s.llmAPIKey = reader.optional("LLM_API_KEY") ?? reader.optional("OPENAI_API_KEY")
+            if s.isProduction, s.usesOfflineModel {
+                throw ConfigurationError("LLM_API_KEY", "is required in production (the offline model is for development)")
+            }
+            if s.usesOfflineModel {
+                s.warnings.append("LLM_API_KEY is not set: answers come from the built-in offline model")
+            }
+            s.llmModel = reader.string("LLM_MODEL", default: s.llmModel)
+            s.llmTimeoutSeconds = try reader.integer("LLM_TIMEOUT_SECONDS", default: 30, in: 1...600)
+            s.maxWorkers = try reader.integer("MAX_WORKERS", default: 4, in: 1...1024)
+            s.rateLimitPerTenant = try reader.rateLimit("RATE_LIMIT_PER_TENANT", default: s.rateLimitPerTenant)
+            s.rateLimitGlobal = try reader.rateLimit("RATE_LIMIT_GLOBAL", default: s.rateLimitGlobal)
+        }
+        return s
+    }
+
+    /// `https://host:port` of a URL, for deriving sibling URLs.
+    static func origin(of url: String) -> String {
+        guard let components = URLComponents(string: url), let scheme = components.scheme, let host = components.host else {
+            return url
+        }
+        return "\(scheme)://\(host)" + (components.port.map { ":\($0)" } ?? "")
+    }
+
+    private static func rawEnvironmentValue(_ name: String, _ env: [String: String]) -> String? { env[name] }
+}

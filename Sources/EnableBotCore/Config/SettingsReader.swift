@@ -1,0 +1,78 @@
+import Foundation
+import Logging
+
+/// Typed reads of environment values, each failing with one line that names the setting and what it expects.
+/// An empty value counts as unset. Values of secret settings are never echoed in errors.
+struct SettingsReader {
+    private let env: [String: String]
+
+    init(_ env: [String: String]) { self.env = env }
+
+    func optional(_ name: String) -> String? {
+        guard let value = env[name]?.trimmingCharacters(in: .whitespacesAndNewlines), !value.isEmpty else { return nil }
+        return value
+    }
+
+    func string(_ name: String, default fallback: String) -> String { optional(name) ?? fallback }
+
+    func integer(_ name: String, default fallback: Int, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+        guard let text = optional(name) else { return fallback }
+        guard let value = Int(text), range.contains(value) else {
+            throw ConfigurationError(name, "must be a whole number from \(range.lowerBound) to \(range.upperBound) (got \"\(Self.clip(text))\")")
+        }
+        return value
+    }
+
+    func choice<T: RawRepresentable>(_ name: String, default fallback: T) throws(ConfigurationError) -> T
+    where T.RawValue == String {
+        guard let text = optional(name) else { return fallback }
+        guard let value = T(rawValue: text.lowercased()) else {
+            throw ConfigurationError(name, "must be one of \(Self.choices(of: fallback)) (got \"\(Self.clip(text))\")")
+        }
+        return value
+    }
+
+    func url(_ name: String, default fallback: String) throws(ConfigurationError) -> String {
+        guard let text = optional(name) else { return fallback }
+        guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(),
+              scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty else {
+            throw ConfigurationError(name, "must be an http:// or https:// URL (got \"\(Self.clip(text))\")")
+        }
+        return text.hasSuffix("/") ? String(text.dropLast()) : text
+    }
+
+    func rateLimit(_ name: String, default fallback: RateLimitSpec) throws(ConfigurationError) -> RateLimitSpec {
+        guard let text = optional(name) else { return fallback }
+        guard let spec = RateLimitSpec(parsing: text) else {
+            throw ConfigurationError(name, "must look like 100/minute (N/second, N/minute or N/hour; got \"\(Self.clip(text))\")")
+        }
+        return spec
+    }
+
+    func logLevel(_ name: String) throws(ConfigurationError) -> Logger.Level {
+        guard let text = optional(name) else { return .info }
+        switch text.lowercased() {
+        case "trace": return .trace
+        case "debug": return .debug
+        case "info": return .info
+        case "notice": return .notice
+        case "warning", "warn": return .warning
+        case "error": return .error
+        case "critical": return .critical
+        default: throw ConfigurationError(name, "must be one of trace, debug, info, notice, warning, error, critical (got \"\(Self.clip(text))\")")
+        }
+    }
+
+    private static func choices<T>(of value: T) -> String {
+        switch value {
+        case is Settings.Environment: return "development, production"
+        case is Settings.LogFormat: return "json, text"
+        default: return "the documented values"
+        }
+    }
+
+    /// Echoed values are cut short so a pasted secret in the wrong variable is not printed whole.
+    private static func clip(_ text: String) -> String {
+        text.count > 24 ? String(text.prefix(8)) + "…" : text
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+
+/// A workspace (or an Enterprise Grid org, for org-wide installs) that installed the app: one tenant.
+/// Tokens are not part of it; they are read on their own, decrypted, only where a Slack call needs them.
+public struct Installation: Sendable, Equatable {
+    public enum Status: String, Sendable {
+        case active
+        case inactive
+    }
+
+    /// The team id, or the enterprise id of an org-wide install.
+    public var tenantID: String
+    public var teamID: String?
+    public var enterpriseID: String?
+    public var isEnterpriseInstall: Bool
+    public var teamName: String
+    public var appID: String
+    public var botUserID: String
+    public var botID: String
+    public var scopes: String
+    public var userScopes: String
+    public var installerUserID: String
+    public var status: Status
+    public var settings: TenantSettings
+    public var tokenExpiresAt: Date?
+    public var lastError: String?
+    public var installedAt: Date
+    public var updatedAt: Date
+
+    public init(
+        tenantID: String, teamID: String?, enterpriseID: String?, isEnterpriseInstall: Bool = false,
+        teamName: String = "", appID: String = "", botUserID: String = "", botID: String = "",
+        scopes: String = "", userScopes: String = "", installerUserID: String = "", status: Status = .active,
+        settings: TenantSettings = TenantSettings(), tokenExpiresAt: Date? = nil, lastError: String? = nil,
+        installedAt: Date, updatedAt: Date
+    ) {
+        self.tenantID = tenantID
+        self.teamID = teamID
+        self.enterpriseID = enterpriseID
+        self.isEnterpriseInstall = isEnterpriseInstall
+        self.teamName = teamName
+        self.appID = appID
+        self.botUserID = botUserID
+        self.botID = botID
+        self.scopes = scopes
+        self.userScopes = userScopes
+        self.installerUserID = installerUserID
+        self.status = status
+        self.settings = settings
+        self.tokenExpiresAt = tokenExpiresAt
+        self.lastError = lastError
+        self.installedAt = installedAt
+        self.updatedAt = updatedAt
+    }
+
+    /// The tenant id Slack's envelope points at: the enterprise for org-wide installs, else the team.
+    public static func tenantID(teamID: String?, enterpriseID: String?, isEnterpriseInstall: Bool) -> String? {
+        if isEnterpriseInstall, let enterpriseID, !enterpriseID.isEmpty { return enterpriseID }
+        if let teamID, !teamID.isEmpty { return teamID }
+        return nil
+    }
+}
+
+/// Per-tenant overrides set on the dashboard; nil means the deployment's default.
+public struct TenantSettings: Sendable, Equatable {
+    public var model: String?
+    public var systemPrompt: String?
+    public var rateLimit: RateLimitSpec?
+
+    public init(model: String? = nil, systemPrompt: String? = nil, rateLimit: RateLimitSpec? = nil) {
+        self.model = model
+        self.systemPrompt = systemPrompt
+        self.rateLimit = rateLimit
+    }
+}
+
+/// The plaintext secrets of one installation. Lives in memory only while a Slack call needs it.
+public struct InstallationTokens: Sendable, Equatable {
+    public var botToken: String?
+    public var userToken: String?
+    public var refreshToken: String?
+    public var expiresAt: Date?
+
+    public init(botToken: String?, userToken: String? = nil, refreshToken: String? = nil, expiresAt: Date? = nil) {
+        self.botToken = botToken
+        self.userToken = userToken
+        self.refreshToken = refreshToken
+        self.expiresAt = expiresAt
+    }
+}

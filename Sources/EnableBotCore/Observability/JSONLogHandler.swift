@@ -1,0 +1,161 @@
+import Foundation
+import Logging
+
+/// Writes one JSON object per line: `timestamp`, `service`, `level`, `message`, then the metadata
+/// (`tenant_id`, `user_id`, `event_id`, `duration_ms`, `status`, …) as top-level fields.
+public struct JSONLogHandler: LogHandler {
+    public var logLevel: Logger.Level
+    public var metadata: Logger.Metadata = [:]
+    private let label: String
+    private let service: String
+    private let output: LogOutput
+
+    public init(label: String, service: String, level: Logger.Level, output: LogOutput = .standardOutput) {
+        self.label = label
+        self.service = service
+        self.logLevel = level
+        self.output = output
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var fields = metadata
+        if let extra = event.metadata { fields.merge(extra) { _, new in new } }
+        output.write(Self.render(
+            timestamp: Date(), service: service, level: event.level, message: "\(event.message)", metadata: fields
+        ))
+    }
+
+    static func render(timestamp: Date, service: String, level: Logger.Level, message: String, metadata: Logger.Metadata) -> String {
+        var line = "{\"timestamp\":\"\(LogTimestamp.iso8601(timestamp))\",\"service\":\(jsonString(service))"
+        line += ",\"level\":\"\(level.rawValue)\",\"message\":\(jsonString(message))"
+        for key in metadata.keys.sorted() where !["timestamp", "service", "level", "message"].contains(key) {
+            line += ",\(jsonString(key)):\(jsonValue(metadata[key]!, key: key))"
+        }
+        return line + "}\n"
+    }
+
+    /// Numbers stay numbers for the fields log tools aggregate on.
+    private static func jsonValue(_ value: Logger.Metadata.Value, key: String) -> String {
+        switch value {
+        case .string(let text):
+            if key == "duration_ms" || key == "status", Double(text) != nil { return text }
+            return jsonString(text)
+        case .stringConvertible(let convertible):
+            let text = convertible.description
+            if convertible is any BinaryInteger || convertible is any BinaryFloatingPoint { return text }
+            return jsonString(text)
+        case .array(let values): return "[" + values.map { jsonValue($0, key: "") }.joined(separator: ",") + "]"
+        case .dictionary(let dictionary):
+            return "{" + dictionary.keys.sorted().map { "\(jsonString($0)):\(jsonValue(dictionary[$0]!, key: $0))" }
+                .joined(separator: ",") + "}"
+        }
+    }
+
+    static func jsonString(_ text: String) -> String {
+        var out = "\""
+        out.reserveCapacity(text.utf8.count + 2)
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20 || scalar.value == 0x2028 || scalar.value == 0x2029:
+                out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}
+
+/// A human-readable alternative for `LOG_FORMAT=text`.
+public struct TextLogHandler: LogHandler {
+    public var logLevel: Logger.Level
+    public var metadata: Logger.Metadata = [:]
+    private let service: String
+    private let output: LogOutput
+
+    public init(service: String, level: Logger.Level, output: LogOutput = .standardOutput) {
+        self.service = service
+        self.logLevel = level
+        self.output = output
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var fields = metadata
+        if let extra = event.metadata { fields.merge(extra) { _, new in new } }
+        let rendered = fields.keys.sorted().map { "\($0)=\(fields[$0]!)" }.joined(separator: " ")
+        output.write("\(LogTimestamp.iso8601(Date())) \(event.level.rawValue.uppercased()) [\(service)] \(event.message)"
+            + (rendered.isEmpty ? "" : " " + rendered) + "\n")
+    }
+}
+
+/// Where log lines go. Writes are whole lines under a lock so concurrent lines never interleave.
+public final class LogOutput: @unchecked Sendable {
+    public static let standardOutput = LogOutput { line in writeAll(line, to: STDOUT_FILENO) }
+
+    /// Unbuffered, so a line is out before a crash or a SIGKILL.
+    static func writeAll(_ line: String, to descriptor: Int32) {
+        var bytes = Array(line.utf8)[...]
+        while !bytes.isEmpty {
+            let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+            if written <= 0 { return }
+            bytes = bytes.dropFirst(written)
+        }
+    }
+
+    private let lock = NSLock()
+    private let sink: (String) -> Void
+
+    public init(_ sink: @escaping (String) -> Void) { self.sink = sink }
+
+    func write(_ line: String) {
+        lock.lock()
+        defer { lock.unlock() }
+        sink(line)
+    }
+}
+
+enum LogTimestamp {
+    static func iso8601(_ date: Date) -> String {
+        var seconds = time_t(date.timeIntervalSince1970)
+        let millis = Int((date.timeIntervalSince1970 - Double(seconds)) * 1000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        return String(
+            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
+            parts.tm_hour, parts.tm_min, parts.tm_sec, millis
+        )
+    }
+}
+
+/// Installs the process-wide log handler. Call once, first thing in `main`.
+public enum Logging {
+    public static func bootstrap(service: ServiceName, level: Logger.Level, format: Settings.LogFormat, output: LogOutput = .standardOutput) {
+        LoggingSystem.bootstrap { label in
+            switch format {
+            case .json: return JSONLogHandler(label: label, service: service.rawValue, level: level, output: output)
+            case .text: return TextLogHandler(service: service.rawValue, level: level, output: output)
+            }
+        }
+    }
+
+    /// Prints one JSON line for a failure before logging exists (e.g. a configuration error) and exits.
+    public static func fail(service: ServiceName, _ message: String) -> Never {
+        let line = JSONLogHandler.render(timestamp: Date(), service: service.rawValue, level: .critical, message: message, metadata: [:])
+        LogOutput.writeAll(line, to: STDERR_FILENO)
+        exit(1)
+    }
+}

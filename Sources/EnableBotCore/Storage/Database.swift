@@ -1,0 +1,77 @@
+import Logging
+
+/// Which SQL the driver speaks. Stores write one statement for both; only migrations look at this.
+public enum SQLDialect: String, Sendable {
+    case sqlite
+    case postgres
+}
+
+/// The outcome of one statement: its rows (from a query or `RETURNING`) and how many rows it changed.
+public struct SQLResult: Sendable {
+    public var rows: [SQLRow]
+    public var affectedRows: Int
+
+    public init(rows: [SQLRow], affectedRows: Int) {
+        self.rows = rows
+        self.affectedRows = affectedRows
+    }
+}
+
+/// A connection borrowed for the duration of a transaction. Its methods block, so they are only ever
+/// called on the database's own thread pool, inside `Database.transaction`.
+public protocol SQLConnection: AnyObject {
+    /// Statements use `$1, $2, …` placeholders on both databases; values are always bound, never spliced in.
+    func run(_ sql: String, _ binds: [SQLValue]) throws -> SQLResult
+}
+
+extension SQLConnection {
+    @discardableResult
+    public func query(_ sql: String, _ binds: [SQLValue] = []) throws -> [SQLRow] {
+        try run(sql, binds).rows
+    }
+}
+
+/// The small SQL protocol every store is written against. Implementations run the blocking C calls on
+/// their own threads, never on a SwiftNIO event loop.
+public protocol Database: Sendable {
+    var dialect: SQLDialect { get }
+
+    /// Runs one statement on a pooled connection (auto-commit).
+    func run(_ sql: String, _ binds: [SQLValue]) async throws -> SQLResult
+
+    /// Runs `body` inside BEGIN … COMMIT on one connection; any thrown error rolls back.
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T
+
+    /// Closes every connection and stops the threads. Further calls fail.
+    func shutdown() async
+}
+
+extension Database {
+    @discardableResult
+    public func query(_ sql: String, _ binds: [SQLValue] = []) async throws -> [SQLRow] {
+        try await run(sql, binds).rows
+    }
+
+    public func queryFirst(_ sql: String, _ binds: [SQLValue] = []) async throws -> SQLRow? {
+        try await run(sql, binds).rows.first
+    }
+
+    /// A cheap round trip for health checks.
+    public func ping() async throws {
+        _ = try await run("SELECT 1", [])
+    }
+}
+
+/// Opens the database a `DATABASE_URL` names: `sqlite:path` or `postgres://…` / `postgresql://…`.
+public enum DatabaseFactory {
+    public static func open(url: String, poolSize: Int, logger: Logger) throws -> any Database {
+        if url.hasPrefix("sqlite:") {
+            let path = String(url.dropFirst("sqlite:".count)).replacingOccurrences(of: "//", with: "")
+            return try SQLiteDatabase(path: path, logger: logger)
+        }
+        if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
+            return try PostgresDatabase(url: url, poolSize: poolSize, logger: logger)
+        }
+        throw DatabaseError(.configuration, "DATABASE_URL must start with sqlite: or postgres://")
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+
+/// One remembered turn of a thread.
+public struct ChatTurn: Sendable, Equatable {
+    public enum Role: String, Sendable {
+        case user
+        case assistant
+    }
+
+    public var role: Role
+    public var content: String
+
+    public init(role: Role, content: String) {
+        self.role = role
+        self.content = content
+    }
+}
+
+/// The earlier turns of each thread, per tenant, channel and thread, kept by EnableBot itself
+/// (rebuilding them from `conversations.replies` would run into Slack's rate limits).
+public struct ChatMemory: Sendable {
+    private let database: any Database
+    private let now: @Sendable () -> Date
+
+    public init(database: any Database, now: @escaping @Sendable () -> Date = Date.init) {
+        self.database = database
+        self.now = now
+    }
+
+    public func append(tenantID: String, channelID: String, threadTS: String, turn: ChatTurn) async throws {
+        try await database.query(
+            """
+            INSERT INTO chat_memory (tenant_id, channel_id, thread_ts, role, content, created_at)
+            VALUES ($1, $2, $3, $4, $5, $6)
+            """,
+            [.text(tenantID), .text(channelID), .text(threadTS), .text(turn.role.rawValue), .text(turn.content), .from(now())]
+        )
+    }
+
+    /// The latest turns, oldest first, at most `maxTurns` and together at most `maxCharacters`.
+    public func recent(tenantID: String, channelID: String, threadTS: String, maxTurns: Int, maxCharacters: Int) async throws -> [ChatTurn] {
+        let rows = try await database.query(
+            """
+            SELECT role, content FROM chat_memory WHERE tenant_id = $1 AND channel_id = $2 AND thread_ts = $3
+            ORDER BY id DESC LIMIT $4
+            """,
+            [.text(tenantID), .text(channelID), .text(threadTS), .integer(Int64(max(0, maxTurns)))]
+        )
+        var turns: [ChatTurn] = []
+        var budget = maxCharacters
+        for row in rows {
+            let content = try row.string("content")
+            guard content.count <= budget else { break }
+            budget -= content.count
+            turns.append(ChatTurn(role: ChatTurn.Role(rawValue: try row.string("role")) ?? .user, content: content))
+        }
+        return turns.reversed()
+    }
+
+    /// Moves turns older than `cutoff` into `chat_memory_archive` (or deletes them when `archive` is false).
+    /// Returns how many turns left the live table.
+    public func expire(olderThan cutoff: Date, archive: Bool) async throws -> Int {
+        let at = now()
+        return try await database.transaction { connection in
+            if archive {
+                try connection.query(
+                    """
+                    INSERT INTO chat_memory_archive (id, tenant_id, channel_id, thread_ts, role, content, created_at, archived_at)
+                    SELECT id, tenant_id, channel_id, thread_ts, role, content, created_at, $2 FROM chat_memory
+                    WHERE created_at < $1
+                    ON CONFLICT (id) DO NOTHING
+                    """,
+                    [.from(cutoff), .from(at)]
+                )
+            }
+            return try connection.run("DELETE FROM chat_memory WHERE created_at < $1", [.from(cutoff)]).affectedRows
+        }
+    }
+
+    /// Deletes archived turns archived before `cutoff`; returns how many.
+    public func purgeArchive(archivedBefore cutoff: Date) async throws -> Int {
+        try await database.run("DELETE FROM chat_memory_archive WHERE archived_at < $1", [.from(cutoff)]).affectedRows
+    }
+}

@@ -1,0 +1,222 @@
+import Foundation
+
+/// Installations, with their tokens sealed by the cipher on the way in and opened only on request.
+public struct InstallationStore: Sendable {
+    /// The encrypted columns, named as the associated data binds them.
+    enum TokenField: String, CaseIterable {
+        case bot = "bot_token"
+        case user = "user_token"
+        case refresh = "refresh_token"
+        var column: String { rawValue + "_ciphertext" }
+    }
+
+    private let database: any Database
+    private let cipher: any Cipher
+    private let now: @Sendable () -> Date
+
+    public init(database: any Database, cipher: any Cipher, now: @escaping @Sendable () -> Date = Date.init) {
+        self.database = database
+        self.cipher = cipher
+        self.now = now
+    }
+
+    /// Creates the installation, or updates it on reinstall: metadata and tokens are replaced, the tenant is
+    /// active again, and the operator's settings are kept.
+    public func save(_ installation: Installation, tokens: InstallationTokens) async throws {
+        let tenant = installation.tenantID
+        let timestamp = now()
+        let binds: [SQLValue] = [
+            .text(tenant), .from(installation.teamID), .from(installation.enterpriseID),
+            .from(installation.isEnterpriseInstall), .text(installation.teamName), .text(installation.appID),
+            .text(installation.botUserID), .text(installation.botID), .text(installation.scopes),
+            .text(installation.userScopes),
+            try seal(tokens.botToken, tenant, .bot), try seal(tokens.userToken, tenant, .user),
+            try seal(tokens.refreshToken, tenant, .refresh), .from(tokens.expiresAt),
+            .text(installation.installerUserID), .from(timestamp),
+        ]
+        try await database.query(
+            """
+            INSERT INTO installations (tenant_id, team_id, enterprise_id, is_enterprise_install, team_name, app_id,
+                bot_user_id, bot_id, scopes, user_scopes, bot_token_ciphertext, user_token_ciphertext,
+                refresh_token_ciphertext, token_expires_at, installer_user_id, status, installed_at, updated_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'active', $16, $16)
+            ON CONFLICT (tenant_id) DO UPDATE SET
+                team_id = excluded.team_id, enterprise_id = excluded.enterprise_id,
+                is_enterprise_install = excluded.is_enterprise_install, team_name = excluded.team_name,
+                app_id = excluded.app_id, bot_user_id = excluded.bot_user_id, bot_id = excluded.bot_id,
+                scopes = excluded.scopes, user_scopes = excluded.user_scopes,
+                bot_token_ciphertext = excluded.bot_token_ciphertext,
+                user_token_ciphertext = excluded.user_token_ciphertext,
+                refresh_token_ciphertext = excluded.refresh_token_ciphertext,
+                token_expires_at = excluded.token_expires_at, installer_user_id = excluded.installer_user_id,
+                status = 'active', last_error = NULL, updated_at = excluded.updated_at
+            """,
+            binds
+        )
+    }
+
+    public func find(tenantID: String) async throws -> Installation? {
+        try await database.queryFirst("SELECT \(Self.columns) FROM installations WHERE tenant_id = $1", [.text(tenantID)])
+            .map(Self.installation)
+    }
+
+    /// The installation an event belongs to: the org-wide install for enterprise events that carry one,
+    /// else the team's own install, else an org-wide install covering the team.
+    public func authorize(teamID: String?, enterpriseID: String?, isEnterpriseInstall: Bool) async throws -> Installation? {
+        if isEnterpriseInstall, let enterpriseID, let found = try await find(tenantID: enterpriseID) { return found }
+        if let teamID, let found = try await find(tenantID: teamID) { return found }
+        if let enterpriseID, let found = try await find(tenantID: enterpriseID), found.isEnterpriseInstall { return found }
+        return nil
+    }
+
+    public func all() async throws -> [Installation] {
+        try await database.query("SELECT \(Self.columns) FROM installations ORDER BY installed_at, tenant_id")
+            .map(Self.installation)
+    }
+
+    /// Opens the tenant's tokens. Throws `CipherError` when a ciphertext does not open with the known keys.
+    public func tokens(tenantID: String) async throws -> InstallationTokens? {
+        guard let row = try await database.queryFirst(
+            """
+            SELECT bot_token_ciphertext, user_token_ciphertext, refresh_token_ciphertext, token_expires_at
+            FROM installations WHERE tenant_id = $1
+            """,
+            [.text(tenantID)]
+        ) else { return nil }
+        return InstallationTokens(
+            botToken: try open(row, tenantID, .bot),
+            userToken: try open(row, tenantID, .user),
+            refreshToken: try open(row, tenantID, .refresh),
+            expiresAt: row.optionalDate("token_expires_at")
+        )
+    }
+
+    /// Stores refreshed tokens (token rotation). A nil refresh token keeps the one stored.
+    public func updateTokens(tenantID: String, botToken: String, refreshToken: String?, expiresAt: Date?) async throws {
+        try await database.query(
+            """
+            UPDATE installations SET bot_token_ciphertext = $2,
+                refresh_token_ciphertext = COALESCE($3, refresh_token_ciphertext), token_expires_at = $4, updated_at = $5
+            WHERE tenant_id = $1
+            """,
+            [.text(tenantID), try seal(botToken, tenantID, .bot), try seal(refreshToken, tenantID, .refresh),
+             .from(expiresAt), .from(now())]
+        )
+    }
+
+    public func updateSettings(tenantID: String, settings: TenantSettings) async throws {
+        try await database.query(
+            "UPDATE installations SET model = $2, system_prompt = $3, rate_limit = $4, updated_at = $5 WHERE tenant_id = $1",
+            [.text(tenantID), .from(settings.model), .from(settings.systemPrompt),
+             .from(settings.rateLimit?.description), .from(now())]
+        )
+    }
+
+    /// Returns false when the tenant does not exist.
+    @discardableResult
+    public func setStatus(tenantID: String, status: Installation.Status) async throws -> Bool {
+        try await database.run(
+            "UPDATE installations SET status = $2, updated_at = $3 WHERE tenant_id = $1",
+            [.text(tenantID), .text(status.rawValue), .from(now())]
+        ).affectedRows > 0
+    }
+
+    /// Uninstall or revocation: the tenant goes inactive and every token ciphertext is deleted.
+    @discardableResult
+    public func deactivateAndDeleteTokens(tenantID: String) async throws -> Bool {
+        try await database.run(
+            """
+            UPDATE installations SET status = 'inactive', bot_token_ciphertext = NULL, user_token_ciphertext = NULL,
+                refresh_token_ciphertext = NULL, token_expires_at = NULL, updated_at = $2
+            WHERE tenant_id = $1
+            """,
+            [.text(tenantID), .from(now())]
+        ).affectedRows > 0
+    }
+
+    public func recordError(tenantID: String, error: String?) async throws {
+        try await database.query(
+            "UPDATE installations SET last_error = $2, updated_at = $3 WHERE tenant_id = $1",
+            [.text(tenantID), .from(error), .from(now())]
+        )
+    }
+
+    /// Active tenants with a rotating token that expires before `deadline`.
+    public func tenantsWithTokensExpiring(before deadline: Date) async throws -> [String] {
+        try await database.query(
+            """
+            SELECT tenant_id FROM installations
+            WHERE status = 'active' AND token_expires_at IS NOT NULL AND token_expires_at < $1
+                AND refresh_token_ciphertext IS NOT NULL
+            """,
+            [.from(deadline)]
+        ).map { try $0.string("tenant_id") }
+    }
+
+    /// Re-seals every token not sealed with the active key; returns how many values were re-encrypted.
+    public func reencryptAll() async throws -> Int {
+        let cipher = self.cipher
+        return try await database.transaction { connection in
+            let rows = try connection.query(
+                "SELECT tenant_id, bot_token_ciphertext, user_token_ciphertext, refresh_token_ciphertext FROM installations"
+            )
+            var count = 0
+            for row in rows {
+                let tenant = try row.string("tenant_id")
+                for field in TokenField.allCases {
+                    guard let sealed = row.optionalString(field.column),
+                          try cipher.keyID(of: sealed) != cipher.activeKeyID else { continue }
+                    let context = CipherContext(tenantID: tenant, field: field.rawValue)
+                    let resealed = try cipher.seal(try cipher.open(sealed, context: context), context: context)
+                    try connection.query(
+                        "UPDATE installations SET \(field.column) = $2 WHERE tenant_id = $1", [.text(tenant), .text(resealed)]
+                    )
+                    count += 1
+                }
+            }
+            return count
+        }
+    }
+
+    private func seal(_ value: String?, _ tenantID: String, _ field: TokenField) throws -> SQLValue {
+        guard let value, !value.isEmpty else { return .null }
+        return .text(try cipher.seal(value, context: CipherContext(tenantID: tenantID, field: field.rawValue)))
+    }
+
+    private func open(_ row: SQLRow, _ tenantID: String, _ field: TokenField) throws -> String? {
+        guard let sealed = row.optionalString(field.column) else { return nil }
+        return try cipher.open(sealed, context: CipherContext(tenantID: tenantID, field: field.rawValue))
+    }
+
+    static let columns = """
+        tenant_id, team_id, enterprise_id, is_enterprise_install, team_name, app_id, bot_user_id, bot_id, scopes,
+        user_scopes, installer_user_id, status, model, system_prompt, rate_limit, token_expires_at, last_error,
+        installed_at, updated_at
+        """
+
+    static func installation(_ row: SQLRow) throws -> Installation {
+        Installation(
+            tenantID: try row.string("tenant_id"),
+            teamID: row.optionalString("team_id"),
+            enterpriseID: row.optionalString("enterprise_id"),
+            isEnterpriseInstall: try row.bool("is_enterprise_install"),
+            teamName: try row.string("team_name"),
+            appID: try row.string("app_id"),
+            botUserID: try row.string("bot_user_id"),
+            botID: try row.string("bot_id"),
+            scopes: try row.string("scopes"),
+            userScopes: try row.string("user_scopes"),
+            installerUserID: try row.string("installer_user_id"),
+            status: Installation.Status(rawValue: try row.string("status")) ?? .inactive,
+            settings: TenantSettings(
+                model: row.optionalString("model"),
+                systemPrompt: row.optionalString("system_prompt"),
+                rateLimit: row.optionalString("rate_limit").flatMap(RateLimitSpec.init(parsing:))
+            ),
+            tokenExpiresAt: row.optionalDate("token_expires_at"),
+            lastError: row.optionalString("last_error"),
+            installedAt: try row.date("installed_at"),
+            updatedAt: try row.date("updated_at")
+        )
+    }
+}
