@@ -44,10 +44,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // What both Hummingbird services share: health and metrics routes, request logging, body limits.
+        .target(
+            name: "EnableBotHTTP",
+            dependencies: [
+                "EnableBotCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "EnableBotAPI",
             dependencies: [
-                "EnableBotCore",
+                "EnableBotCore", "EnableBotHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
@@ -55,15 +64,15 @@ let package = Package(
         .target(
             name: "EnableBotWeb",
             dependencies: [
-                "EnableBotCore",
+                "EnableBotCore", "EnableBotHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
             ],
             resources: [.copy("Templates"), .copy("Static")],
             swiftSettings: swiftSettings
         ),
-        .executableTarget(name: "enablebot-web", dependencies: ["EnableBotWeb"], swiftSettings: swiftSettings),
-        .executableTarget(name: "enablebot-api", dependencies: ["EnableBotAPI"], swiftSettings: swiftSettings),
+        .executableTarget(name: "enablebot-web", dependencies: ["EnableBotWeb", "EnableBotHTTP"], swiftSettings: swiftSettings),
+        .executableTarget(name: "enablebot-api", dependencies: ["EnableBotAPI", "EnableBotHTTP"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "enablebot",
             dependencies: [

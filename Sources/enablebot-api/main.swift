@@ -1,1 +1,4 @@
-print("todo")
+import EnableBotAPI
+import EnableBotHTTP
+
+await ServiceMain.run(service: .api, build: buildAPIApplication(runtime:))

@@ -1,1 +1,4 @@
-print("todo")
+import EnableBotHTTP
+import EnableBotWeb
+
+await ServiceMain.run(service: .web, build: buildWebApplication(runtime:))

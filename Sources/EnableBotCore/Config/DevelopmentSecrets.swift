@@ -22,6 +22,10 @@ struct DevelopmentSecrets {
         }
     }
 
+    func adminPassword() throws(ConfigurationError) -> String {
+        try readOrCreate("admin_password", setting: "ADMIN_PASSWORD") { SecureRandom.token(byteCount: 12) }
+    }
+
     private func readOrCreate(_ name: String, setting: String, make: () -> String) throws(ConfigurationError) -> String {
         let path = directory + "/" + name
         for _ in 0..<3 {

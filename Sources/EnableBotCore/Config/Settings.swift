@@ -132,7 +132,8 @@ public struct Settings: Sendable {
             s.adminPassword = reader.optional("ADMIN_PASSWORD")
             if s.isProduction, s.adminPassword == nil { throw ConfigurationError("ADMIN_PASSWORD", "is required in production") }
             if s.adminPassword == nil {
-                s.warnings.append("ADMIN_PASSWORD is not set: operator login is disabled until it is")
+                s.adminPassword = try development.adminPassword()
+                s.warnings.append("ADMIN_PASSWORD is not set: the development operator password is in \(s.dataDirectory)/admin_password")
             }
         }
 

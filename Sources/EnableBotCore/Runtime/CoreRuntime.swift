@@ -1,0 +1,128 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+
+/// What both services and the CLI share once settings are read: the database (migrated), the cipher and
+/// the stores over them. Built once in `main`, passed to the application builders.
+public struct CoreRuntime: Sendable {
+    public let settings: Settings
+    public let logger: Logger
+    public let database: any Database
+    public let cipher: any Cipher
+    public let now: @Sendable () -> Date
+
+    public let installations: InstallationStore
+    public let auditLog: AuditLog
+    public let oauthStates: OAuthStateStore
+    public let jobs: JobQueue
+    public let processedEvents: ProcessedEvents
+    public let chatMemory: ChatMemory
+    public let usage: UsageCounters
+    public let keys: KeyRegistry
+
+    public init(settings: Settings, logger: Logger, database: any Database, now: @escaping @Sendable () -> Date = Date.init) throws {
+        self.settings = settings
+        self.logger = logger
+        self.database = database
+        self.now = now
+        cipher = try TokenCipher(keys: settings.encryptionKeys)
+        installations = InstallationStore(database: database, cipher: cipher, now: now)
+        auditLog = AuditLog(database: database, now: now)
+        oauthStates = OAuthStateStore(database: database, now: now)
+        jobs = JobQueue(database: database, now: now)
+        processedEvents = ProcessedEvents(database: database, now: now)
+        chatMemory = ChatMemory(database: database, now: now)
+        usage = UsageCounters(database: database, now: now)
+        keys = KeyRegistry(database: database, now: now)
+    }
+
+    /// Opens the database, applies migrations and records the configured key ids: what every process does at start.
+    public static func start(settings: Settings, logger: Logger, now: @escaping @Sendable () -> Date = Date.init) async throws -> CoreRuntime {
+        let database = try DatabaseFactory.open(url: settings.databaseURL, poolSize: settings.databasePoolSize, logger: logger)
+        do {
+            try await Migrator.migrate(database, logger: logger)
+            let runtime = try CoreRuntime(settings: settings, logger: logger, database: database, now: now)
+            try await runtime.keys.register(keyIDs: settings.encryptionKeys.map(\.id))
+            return runtime
+        } catch {
+            await database.shutdown()
+            throw error
+        }
+    }
+
+    /// The dependency checks `/health` reports.
+    public func healthReport(service: ServiceName, timeout: Duration = .seconds(2)) async -> HealthReport {
+        var checks: [String: String] = [:]
+        do {
+            try await withTimeout(timeout) { [database] in try await database.ping() }
+            checks["database"] = "ok"
+        } catch {
+            checks["database"] = "error"
+        }
+        checks["redis"] = settings.redisURL == nil ? "disabled" : "error"
+        let due = (try? await keys.ages(keyIDs: settings.encryptionKeys.map(\.id), rotationDays: settings.keyRotationDays))?
+            .first?.rotationDue ?? false
+        return HealthReport(service: service, checks: checks, keyRotationDue: due)
+    }
+}
+
+/// The body of `GET /health`.
+public struct HealthReport: Sendable, Codable, Equatable {
+    public var status: String
+    public var service: String
+    public var version: String
+    public var checks: [String: String]
+    public var keyRotationDue: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case status, service, version, checks
+        case keyRotationDue = "key_rotation_due"
+    }
+
+    public init(service: ServiceName, checks: [String: String], keyRotationDue: Bool) {
+        let healthy = checks.values.allSatisfy { $0 == "ok" || $0 == "disabled" }
+        self.status = healthy ? "ok" : "unavailable"
+        self.service = service.rawValue
+        self.version = EnableBotVersion.current
+        self.checks = checks
+        self.keyRotationDue = keyRotationDue
+    }
+
+    public var isHealthy: Bool { status == "ok" }
+
+    /// The checks that failed, for the 503's log line.
+    public var failing: [String] { checks.filter { $0.value != "ok" && $0.value != "disabled" }.keys.sorted() }
+}
+
+public enum EnableBotVersion {
+    public static let current = "0.1.0"
+}
+
+public struct TimeoutError: Error, CustomStringConvertible {
+    public var description: String { "timed out" }
+}
+
+/// Runs `operation`, failing with `TimeoutError` once `timeout` passes, even when the operation is stuck in a
+/// call that ignores cancellation (a blocking connect): the caller is released and the operation is cancelled.
+public func withTimeout<T: Sendable>(_ timeout: Duration, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+    let outcome = NIOLockedValueBox<CheckedContinuation<T, any Error>?>(nil)
+    let finish: @Sendable (Result<T, any Error>) -> Bool = { result in
+        guard let continuation = outcome.withLockedValue({ box in defer { box = nil }; return box }) else { return false }
+        continuation.resume(with: result)
+        return true
+    }
+    return try await withCheckedThrowingContinuation { continuation in
+        outcome.withLockedValue { $0 = continuation }
+        let work = Task { _ = finish(await Result(catching: operation)) }
+        Task {
+            try? await Task.sleep(for: timeout)
+            if finish(.failure(TimeoutError())) { work.cancel() }
+        }
+    }
+}
+
+extension Result where Failure == any Error {
+    init(catching body: () async throws -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
+    }
+}

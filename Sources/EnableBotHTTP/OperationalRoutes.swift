@@ -1,0 +1,34 @@
+import EnableBotCore
+import Foundation
+import Hummingbird
+
+/// `GET /health` and `GET /metrics`, the same on both services.
+public enum OperationalRoutes {
+    public static func add<Context: RequestContext>(to router: Router<Context>, runtime: CoreRuntime, service: ServiceName) {
+        router.get("/health") { _, _ -> Response in
+            let report = await runtime.healthReport(service: service)
+            if !report.isHealthy {
+                runtime.logger.warning("health check failing", metadata: ["checks": "\(report.failing.joined(separator: ","))", "status": "503"])
+            }
+            return jsonResponse(report, status: report.isHealthy ? .ok : .serviceUnavailable)
+        }
+        router.get("/metrics") { _, _ -> Response in
+            Response(
+                status: .ok,
+                headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: MetricsBootstrap.render()))
+            )
+        }
+    }
+}
+
+/// A JSON response with the given status. Encoding our own Encodable values cannot fail in practice;
+/// if it ever did the client gets a bare 500 rather than a half-written body.
+public func jsonResponse<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    guard let data = try? encoder.encode(value) else { return Response(status: .internalServerError) }
+    var fields = headers
+    fields[.contentType] = "application/json; charset=utf-8"
+    return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+}
