@@ -1,0 +1,150 @@
+import Foundation
+import Logging
+
+/// How a Slack Web API call authenticates.
+public enum SlackAuth: Sendable {
+    case none
+    /// A bot or user token.
+    case bearer(String)
+    /// The app's client credentials (oauth.v2.access, openid.connect.token).
+    case basic(clientID: String, clientSecret: String)
+}
+
+/// Slack answered, but not with success: `ok:false` carries Slack's error code; a non-2xx status is `http_<status>`.
+/// The description names the method and code only: never a token or the raw response.
+public struct SlackAPIError: Error, CustomStringConvertible, Equatable, Sendable {
+    public let method: String
+    public let code: String
+
+    public init(method: String, code: String) {
+        self.method = method
+        self.code = code
+    }
+
+    public var description: String { "Slack \(method) failed: \(code)" }
+
+    /// Errors that mean the token no longer works for this workspace.
+    public var revokesInstallation: Bool {
+        ["invalid_auth", "account_inactive", "token_revoked", "not_authed", "team_not_found", "app_uninstalled"].contains(code)
+    }
+}
+
+/// A small client for Slack's Web API over any `HTTPClient`. Rate-limited calls (429) wait `Retry-After`
+/// and are retried a bounded number of times.
+public struct SlackWebClient: Sendable {
+    public let baseURL: String
+    private let http: any HTTPClient
+    private let logger: Logger
+    private let maxRateLimitRetries: Int
+    private let sleep: @Sendable (Duration) async throws -> Void
+    private let timeout: Duration
+
+    public init(
+        baseURL: String, http: any HTTPClient, logger: Logger, maxRateLimitRetries: Int = 3, timeout: Duration = .seconds(15),
+        sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
+    ) {
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.http = http
+        self.logger = logger
+        self.maxRateLimitRetries = maxRateLimitRetries
+        self.timeout = timeout
+        self.sleep = sleep
+    }
+
+    /// POSTs `params` form-encoded to `{baseURL}/{method}` and decodes the answer.
+    public func call<Response: Decodable>(
+        _ method: String, params: [(String, String)], auth: SlackAuth, as type: Response.Type
+    ) async throws -> Response {
+        let body = Array(FormEncoding.encode(params).utf8)
+        return try await send(method, body: body, contentType: "application/x-www-form-urlencoded", auth: auth, as: type)
+    }
+
+    /// POSTs `body` as JSON (chat.postMessage and friends) with a bearer token.
+    public func callJSON<Response: Decodable, Body: Encodable>(
+        _ method: String, body: Body, token: String, as type: Response.Type
+    ) async throws -> Response {
+        let data = try JSONEncoder().encode(body)
+        return try await send(method, body: Array(data), contentType: "application/json; charset=utf-8", auth: .bearer(token), as: type)
+    }
+
+    private func send<Response: Decodable>(
+        _ method: String, body: [UInt8], contentType: String, auth: SlackAuth, as type: Response.Type
+    ) async throws -> Response {
+        var headers: [(name: String, value: String)] = [("Content-Type", contentType), ("Accept", "application/json")]
+        switch auth {
+        case .none: break
+        case .bearer(let token): headers.append(("Authorization", "Bearer \(token)"))
+        case .basic(let id, let secret):
+            headers.append(("Authorization", "Basic " + Data("\(id):\(secret)".utf8).base64EncodedString()))
+        }
+        let request = HTTPRequest(method: "POST", url: "\(baseURL)/\(method)", headers: headers, body: body, timeout: timeout)
+        var attempt = 0
+        while true {
+            let response = try await http.send(request)
+            if response.status == 429, attempt < maxRateLimitRetries {
+                attempt += 1
+                let wait = Self.retryAfter(response.header("Retry-After"))
+                logger.warning("Slack rate limited the call; waiting", metadata: [
+                    "slack_method": "\(method)", "retry_after_s": "\(wait)", "attempt": "\(attempt)",
+                ])
+                try await sleep(.seconds(wait))
+                continue
+            }
+            guard (200..<300).contains(response.status) else {
+                throw SlackAPIError(method: method, code: "http_\(response.status)")
+            }
+            let envelope: SlackEnvelope
+            do {
+                envelope = try JSONDecoder().decode(SlackEnvelope.self, from: Data(response.body))
+            } catch {
+                throw SlackAPIError(method: method, code: "invalid_response")
+            }
+            guard envelope.ok else { throw SlackAPIError(method: method, code: envelope.error ?? "unknown_error") }
+            do {
+                return try JSONDecoder().decode(Response.self, from: Data(response.body))
+            } catch {
+                throw SlackAPIError(method: method, code: "invalid_response")
+            }
+        }
+    }
+
+    /// Seconds to wait: Slack's `Retry-After`, at least 1 and at most 60 (a hostile or broken value cannot stall us).
+    static func retryAfter(_ header: String?) -> Int {
+        guard let header, let seconds = Int(header.trimmingCharacters(in: .whitespaces)) else { return 1 }
+        return min(max(seconds, 1), 60)
+    }
+}
+
+private struct SlackEnvelope: Decodable {
+    let ok: Bool
+    let error: String?
+}
+
+/// A decodable for calls whose answer carries nothing we need beyond `ok`.
+public struct SlackOK: Decodable, Sendable {}
+
+/// `application/x-www-form-urlencoded` encoding and decoding (slash commands arrive this way too).
+public enum FormEncoding {
+    private static let unreserved = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
+
+    public static func encode(_ params: [(String, String)]) -> String {
+        params.map { escape($0.0) + "=" + escape($0.1) }.joined(separator: "&")
+    }
+
+    public static func escape(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? ""
+    }
+
+    /// Decodes `a=1&b=x+y`; nil when the text is not valid percent-encoding.
+    public static func decode(_ text: String) -> [String: String]? {
+        var result: [String: String] = [:]
+        for pair in text.split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let key = parts[0].replacingOccurrences(of: "+", with: " ").removingPercentEncoding else { return nil }
+            let rawValue = parts.count > 1 ? String(parts[1]) : ""
+            guard let value = rawValue.replacingOccurrences(of: "+", with: " ").removingPercentEncoding else { return nil }
+            result[key] = value
+        }
+        return result
+    }
+}
