@@ -121,18 +121,24 @@ import Testing
         #expect(throws: CipherError.unknownKeyID) { try cipher(new).open(sealedWithOld, context: context) }
     }
 
-    @Test(arguments: [
-        "", "v1.", "v1.!!!", "v2.AAAA", "V1.AAAA", "v1", "xoxb-plaintext-token", "v1.AAAA", "v1.AA==",
-        "v1. " + Data(repeating: 1, count: 40).base64EncodedString(),
-        "v1." + Data(repeating: 1, count: 40).base64EncodedString() + "\n",
-        "v1." + Data([0] + [UInt8](repeating: 65, count: 40)).base64EncodedString(),   // zero id length
-        "v1." + Data([33] + [UInt8](repeating: 65, count: 80)).base64EncodedString(),  // id longer than 32
-        "v1." + Data([255] + [UInt8](repeating: 65, count: 20)).base64EncodedString(), // id past the end
-        "v1." + Data([2, 0x6b, 0xff] + [UInt8](repeating: 0, count: 28)).base64EncodedString(), // not UTF-8
-        "v1." + Data([2, 0x6b, 0x2e] + [UInt8](repeating: 0, count: 28)).base64EncodedString(), // "k." invalid id
-        "v1." + Data([2, 0x6b, 0x31] + [UInt8](repeating: 0, count: 27)).base64EncodedString(), // one byte short
-        "v1.AQIDBA",  // unpadded, non-canonical
-    ])
+    /// Built apart from the attribute: one big literal there is too slow for the type checker.
+    static let malformedSealedValues: [String] = {
+        func sealed(_ bytes: [UInt8]) -> String { "v1." + Data(bytes).base64EncodedString() }
+        let ones = Data(repeating: 1, count: 40).base64EncodedString()
+        var values: [String] = ["", "v1.", "v1.!!!", "v2.AAAA", "V1.AAAA", "v1", "xoxb-plaintext-token", "v1.AAAA", "v1.AA=="]
+        values.append("v1. " + ones)
+        values.append("v1." + ones + "\n")
+        values.append(sealed([0] + [UInt8](repeating: 65, count: 40)))  // zero id length
+        values.append(sealed([33] + [UInt8](repeating: 65, count: 80)))  // id longer than 32
+        values.append(sealed([255] + [UInt8](repeating: 65, count: 20)))  // id past the end
+        values.append(sealed([2, 0x6b, 0xff] + [UInt8](repeating: 0, count: 28)))  // not UTF-8
+        values.append(sealed([2, 0x6b, 0x2e] + [UInt8](repeating: 0, count: 28)))  // "k." invalid id
+        values.append(sealed([2, 0x6b, 0x31] + [UInt8](repeating: 0, count: 27)))  // one byte short
+        values.append("v1.AQIDBA")  // unpadded, non-canonical
+        return values
+    }()
+
+    @Test(arguments: malformedSealedValues)
     func garbageIsMalformed(_ input: String) throws {
         let cipher = try cipher(key1)
         #expect(throws: CipherError.malformedCiphertext) { try cipher.open(input, context: context) }
