@@ -1,16 +1,120 @@
 import EnableBotCore
 import EnableBotHTTP
+import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 
-/// Builds `enablebot-api`: Slack events and commands, background workers, health and metrics.
+/// What `buildAPIApplication` can be given instead of its production parts: tests point the HTTP client at
+/// fake servers, swap the model, share a rate limiter and drive time.
+public struct APIDependencies: Sendable {
+    /// Outbound HTTP for Slack and the model. nil: a `CurlHTTPClient`, run as one of the app's services.
+    public var httpClient: (any HTTPClient)?
+    /// nil: `OpenAIChatClient` at `LLM_BASE_URL`, or the `OfflineModel` when `Settings.usesOfflineModel`.
+    public var llm: (any LLMClient)?
+    /// nil: an `InMemoryRateLimiter`.
+    public var rateLimiter: (any RateLimiter)?
+    /// The clock of the signature window and the rate limits. nil: the runtime's.
+    public var now: (@Sendable () -> Date)?
+    /// How waits (Slack's Retry-After, model retry backoff) sleep.
+    public var sleep: @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
+    /// nil: from the settings (`MAX_WORKERS`, a lease that outlasts the model's timeout).
+    public var worker: JobWorkerConfiguration?
+    /// Retries of a failed model call (5xx, connection errors) before the apology.
+    public var llmMaxRetries = 2
+    public var llmRetryBackoff: Duration = .milliseconds(500)
+    public var slackMaxRateLimitRetries = 3
+    public var budget = PromptBudget()
+    /// Registers `POST /bench/bare`, the benchmark's reference route (`ENABLEBOT_BENCH_ROUTE=1`; never in production).
+    public var benchRoute = ProcessInfo.processInfo.environment["ENABLEBOT_BENCH_ROUTE"] == "1"
+    /// Run the job worker (tests of the ack path alone may turn it off).
+    public var runsWorker = true
+
+    public init() {}
+}
+
+/// Builds `enablebot-api` with its production parts.
 public func buildAPIApplication(runtime: CoreRuntime) async throws -> some ApplicationProtocol {
+    try await buildAPIApplication(runtime: runtime, dependencies: APIDependencies())
+}
+
+/// Builds `enablebot-api`: Slack events and commands, the background job worker, health and metrics.
+public func buildAPIApplication(
+    runtime: CoreRuntime, dependencies: APIDependencies, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) async throws -> some ApplicationProtocol {
+    let settings = runtime.settings
+    let logger = runtime.logger
+    let now = dependencies.now ?? runtime.now
+    var services: [any Service] = []
+
+    let http: any HTTPClient
+    if let injected = dependencies.httpClient {
+        http = injected
+    } else {
+        let curl = CurlHTTPClient()
+        services.append(curl)
+        http = curl
+    }
+    let slack = SlackWebClient(
+        baseURL: settings.slackAPIBaseURL, http: http, logger: logger,
+        maxRateLimitRetries: dependencies.slackMaxRateLimitRetries, sleep: dependencies.sleep
+    )
+    let llm: any LLMClient = dependencies.llm ?? {
+        if settings.usesOfflineModel { return OfflineModel() }
+        return OpenAIChatClient(
+            baseURL: settings.llmBaseURL, apiKey: settings.llmAPIKey ?? "", timeout: .seconds(settings.llmTimeoutSeconds),
+            http: http, logger: logger, maxRetries: dependencies.llmMaxRetries, backoff: dependencies.llmRetryBackoff,
+            sleep: dependencies.sleep
+        )
+    }()
+    let tokens = BotTokenProvider(
+        installations: runtime.installations, slack: slack, clientID: settings.slackClientID,
+        clientSecret: settings.slackClientSecret, auditLog: runtime.auditLog, now: runtime.now, logger: logger
+    )
+    let handler = AnswerHandler(
+        runtime: runtime, slack: slack, llm: llm, limiter: dependencies.rateLimiter ?? InMemoryRateLimiter(),
+        tokens: tokens, budget: dependencies.budget, now: now
+    )
+
+    let signal = JobSignal()
+    if dependencies.runsWorker {
+        let worker = JobWorker(
+            queue: runtime.jobs,
+            configuration: dependencies.worker ?? JobWorkerConfiguration(
+                concurrency: settings.maxWorkers, lease: TimeInterval(max(60, settings.llmTimeoutSeconds * 2))
+            ),
+            signal: signal, logger: logger, handler: { job in try await handler.handle(job) }
+        )
+        services.append(worker)
+        services.append(TokenRefreshService(installations: runtime.installations, tokens: tokens, now: runtime.now, logger: logger))
+    }
+
+    let gate = SlackRequestGate(
+        verifier: SlackSignatureVerifier(signingSecret: settings.slackSigningSecret, now: now), maxBodyBytes: settings.maxBodyBytes
+    )
+    let directory = InstallationDirectory(store: runtime.installations)
     let router = Router()
-    router.add(middleware: RequestLogMiddleware(logger: runtime.logger))
+    router.add(middleware: RequestLogMiddleware(logger: logger))
+    router.add(middleware: APIErrorMiddleware(logger: logger))
     OperationalRoutes.add(to: router, runtime: runtime, service: .api)
+    EventsController(runtime: runtime, gate: gate, directory: directory, signal: signal).addRoutes(to: router)
+    CommandsController(runtime: runtime, gate: gate, directory: directory, signal: signal).addRoutes(to: router)
+    if dependencies.benchRoute, !settings.isProduction {
+        // The benchmark's reference: the same server and middleware, none of the event work.
+        router.post("/bench/bare") { request, _ -> Response in
+            var request = request
+            _ = try await gate.rawBody(&request)
+            return Response(status: .ok)
+        }
+    }
+
     return Application(
         router: router,
-        configuration: .init(address: .hostname(runtime.settings.host, port: runtime.settings.port), serverName: "enablebot-api"),
-        logger: runtime.logger
+        configuration: .init(
+            address: .hostname(settings.host, port: settings.port), serverName: "enablebot-api", backlog: 4096
+        ),
+        services: services,
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
+        logger: logger
     )
 }

@@ -163,6 +163,9 @@ public struct Settings: Sendable {
             s.maxWorkers = try reader.integer("MAX_WORKERS", default: 4, in: 1...1024)
             s.rateLimitPerTenant = try reader.rateLimit("RATE_LIMIT_PER_TENANT", default: s.rateLimitPerTenant)
             s.rateLimitGlobal = try reader.rateLimit("RATE_LIMIT_GLOBAL", default: s.rateLimitGlobal)
+            // Optional here: only needed to refresh rotating tokens (oauth.v2.access with a refresh token).
+            s.slackClientID = reader.string("SLACK_CLIENT_ID", default: "")
+            s.slackClientSecret = reader.string("SLACK_CLIENT_SECRET", default: "")
         }
         return s
     }

@@ -87,6 +87,29 @@ public struct JobQueue: Sendable {
         return status
     }
 
+    /// Extends the leases of jobs still being worked on, so a long job is not claimed twice.
+    public func renew(_ ids: [Int64], lease: TimeInterval) async throws {
+        let at = now()
+        for id in ids {
+            try await database.query(
+                "UPDATE jobs SET locked_until = $2 WHERE id = $1 AND status = 'queued'",
+                [.integer(id), .from(at.addingTimeInterval(lease))]
+            )
+        }
+    }
+
+    /// Gives a leased job back untouched (its worker is stopping): claimable at once, the attempt not counted.
+    public func release(_ id: Int64) async throws {
+        try await database.query(
+            """
+            UPDATE jobs SET locked_until = NULL, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
+                updated_at = $2
+            WHERE id = $1 AND status = 'queued'
+            """,
+            [.integer(id), .from(now())]
+        )
+    }
+
     public func count(status: Job.Status, tenantID: String? = nil) async throws -> Int {
         try await database.queryFirst(
             "SELECT COUNT(*) AS n FROM jobs WHERE status = $1 AND (CAST($2 AS TEXT) IS NULL OR tenant_id = $2)",

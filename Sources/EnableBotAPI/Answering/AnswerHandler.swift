@@ -1,0 +1,173 @@
+import EnableBotCore
+import Foundation
+import Logging
+import Metrics
+
+/// The background half of a message: limits, thread memory, the model, the reply. Failures of the model end in
+/// an apology in the thread; failures of Slack are logged and audited; only transient storage or Slack transport
+/// errors are thrown, so the worker retries the job.
+struct AnswerHandler: Sendable {
+    let runtime: CoreRuntime
+    let slack: SlackWebClient
+    let llm: any LLMClient
+    let limiter: any RateLimiter
+    let tokens: BotTokenProvider
+    let budget: PromptBudget
+    /// The rate limiter's clock (the runtime's by default).
+    let now: @Sendable () -> Date
+
+    private var logger: Logger { runtime.logger }
+
+    func handle(_ job: Job) async throws {
+        switch job.kind {
+        case JobKind.answer: try await answer(try JobPayload.decode(AnswerJob.self, job.payload))
+        case JobKind.lifecycle: try await recordLifecycle(try JobPayload.decode(LifecycleJob.self, job.payload))
+        default: logger.error("unknown job kind; dropping it", metadata: ["job_kind": "\(job.kind)", "job_id": "\(job.id)"])
+        }
+    }
+
+    func answer(_ job: AnswerJob) async throws {
+        var log = logger
+        log[metadataKey: "tenant_id"] = "\(job.tenantID)"
+        log[metadataKey: "user_id"] = "\(job.userID)"
+        log[metadataKey: "event_id"] = "\(job.eventID)"
+        guard let installation = try await runtime.installations.find(tenantID: job.tenantID),
+              installation.status == .active else {
+            Counter(label: "slack_events_ignored_total", dimensions: [("reason", "inactive_team")]).increment()
+            log.info("tenant inactive or gone; not answering")
+            return
+        }
+        try await runtime.usage.increment(tenantID: job.tenantID, .events)
+
+        // Limits first: an event over the limit costs no model call.
+        let tenantLimit = installation.settings.rateLimit ?? runtime.settings.rateLimitPerTenant
+        let decision = try await limiter.admit(
+            [RateLimitKey("tenant:\(job.tenantID)", tenantLimit), RateLimitKey("global", runtime.settings.rateLimitGlobal)],
+            at: now()
+        )
+        if case .limited(let key, let retryAfter) = decision {
+            try await rateLimited(job, key: key, retryAfter: retryAfter, spec: key == "global" ? runtime.settings.rateLimitGlobal : tenantLimit, log: log)
+            return
+        }
+
+        let question = Prompt.question(from: job.text, botUserID: installation.botUserID, limit: budget.maxMessageCharacters)
+        let text: String
+        var remember = false
+        if question.isEmpty {
+            text = Prompt.emptyQuestion
+        } else {
+            let history = try await job.memoryThreadTS.asyncMap { thread in
+                try await runtime.chatMemory.recent(
+                    tenantID: job.tenantID, channelID: job.channelID, threadTS: thread,
+                    maxTurns: budget.maxTurns, maxCharacters: budget.maxHistoryCharacters
+                )
+            } ?? []
+            let request = LLMRequest(
+                model: installation.settings.model ?? runtime.settings.llmModel,
+                messages: Prompt.messages(systemPrompt: installation.settings.systemPrompt, history: history, question: question)
+            )
+            let start = ContinuousClock.now
+            do {
+                let answer = try await llm.complete(request)
+                let elapsed = ContinuousClock.now - start
+                Timer(label: "llm_call_duration_seconds").recordNanoseconds(elapsed.milliseconds * 1_000_000)
+                Counter(label: "llm_calls_total", dimensions: [("outcome", "ok")]).increment()
+                try await runtime.usage.increment(tenantID: job.tenantID, .llmCalls)
+                log.info("model answered", metadata: ["duration_ms": "\(elapsed.milliseconds)", "model": "\(request.model)"])
+                text = job.command == nil ? answer : "<@\(job.userID)> asked: \(question)\n\n\(answer)"
+                remember = true
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                if Task.isCancelled { throw CancellationError() }
+                Counter(label: "llm_calls_total", dimensions: [("outcome", "error")]).increment()
+                try? await runtime.usage.increment(tenantID: job.tenantID, .errors)
+                log.warning("model gave no answer; apologizing", metadata: ["error": "\(error)"])
+                text = Prompt.apology
+            }
+        }
+
+        guard try await post(job, text: text, installation: installation, log: log) else { return }
+        if remember, let thread = job.memoryThreadTS {
+            try await runtime.chatMemory.append(
+                tenantID: job.tenantID, channelID: job.channelID, threadTS: thread, turn: ChatTurn(role: .user, content: question))
+            try await runtime.chatMemory.append(
+                tenantID: job.tenantID, channelID: job.channelID, threadTS: thread, turn: ChatTurn(role: .assistant, content: text))
+        }
+    }
+
+    private func rateLimited(_ job: AnswerJob, key: String, retryAfter: TimeInterval, spec: RateLimitSpec, log: Logger) async throws {
+        let scope = key == "global" ? "global" : "tenant"
+        Counter(label: "rate_limited_total", dimensions: [("scope", scope)]).increment()
+        try await runtime.usage.increment(tenantID: job.tenantID, .rateLimited)
+        try await runtime.auditLog.record(
+            tenantID: job.tenantID, actor: "system", action: "rate_limited",
+            detail: "\(scope) limit \(spec) reached; event \(job.eventID) from \(job.userID) not sent to the model"
+        )
+        log.warning("rate limited; not calling the model", metadata: ["scope": "\(scope)", "limit": "\(spec)"])
+        let noticeKey = "notice:\(job.tenantID):\(job.userID)"
+        guard try await limiter.claimNotice(noticeKey, window: TimeInterval(spec.windowSeconds), at: now()) else { return }
+        do {
+            let token = try await tokens.botToken(tenantID: job.tenantID)
+            try await slack.postEphemeral(
+                channel: job.channelID, user: job.userID, text: Prompt.rateLimitNotice(retryAfter: retryAfter),
+                threadTS: job.replyThreadTS, token: token
+            )
+        } catch let error as SlackAPIError {
+            try await slackFailed(error, tenantID: job.tenantID, log: log)
+        }
+    }
+
+    /// Posts the reply. Returns false when Slack refused it (logged and audited; retrying would not help).
+    private func post(_ job: AnswerJob, text: String, installation: Installation, log: Logger) async throws -> Bool {
+        do {
+            let token = try await tokens.botToken(tenantID: job.tenantID)
+            try await slack.postMessage(channel: job.channelID, text: text, threadTS: job.replyThreadTS, token: token)
+            Counter(label: "slack_replies_total").increment()
+            log.info("replied", metadata: ["channel": "\(job.channelID)"])
+            return true
+        } catch let error as SlackAPIError where !error.code.hasPrefix("http_5") {
+            try await slackFailed(error, tenantID: job.tenantID, log: log)
+            return false
+        } catch let error as BotTokenUnavailable {
+            log.error("cannot reply: \(error.reason)")
+            try? await runtime.auditLog.record(tenantID: job.tenantID, actor: "system", action: "slack_error", detail: error.reason)
+            return false
+        }
+    }
+
+    /// Slack answered `ok:false` (or a 4xx): log Slack's code, audit it, and deactivate a tenant whose token no longer works.
+    private func slackFailed(_ error: SlackAPIError, tenantID: String, log: Logger) async throws {
+        Counter(label: "slack_api_errors_total", dimensions: [("method", error.method), ("code", error.code)]).increment()
+        log.error("Slack refused the call", metadata: ["slack_method": "\(error.method)", "slack_error": "\(error.code)"])
+        try? await runtime.usage.increment(tenantID: tenantID, .errors)
+        try await runtime.installations.recordError(tenantID: tenantID, error: "\(error.method): \(error.code)")
+        try await runtime.auditLog.record(
+            tenantID: tenantID, actor: "system", action: "slack_error", detail: "\(error.method): \(error.code)"
+        )
+        if error.revokesInstallation {
+            try await runtime.installations.setStatus(tenantID: tenantID, status: .inactive)
+            try await runtime.auditLog.record(
+                tenantID: tenantID, actor: "system", action: "installation_deactivated", detail: "Slack answered \(error.code)"
+            )
+            log.warning("installation marked inactive", metadata: ["slack_error": "\(error.code)"])
+        }
+    }
+
+    /// The deactivation itself happened on the ack path (before the acknowledgement, so no later event of the
+    /// tenant is answered); this records it durably, once per event. Not repeated here: the tenant may have
+    /// reinstalled since.
+    func recordLifecycle(_ job: LifecycleJob) async throws {
+        try await runtime.auditLog.record(tenantID: job.tenantID, actor: "slack", action: job.eventType, detail: job.detail)
+        logger.info("installation deactivated", metadata: ["tenant_id": "\(job.tenantID)", "event_id": "\(job.eventID)", "event": "\(job.eventType)"])
+    }
+}
+
+extension Optional {
+    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
+        switch self {
+        case .some(let value): try await transform(value)
+        case .none: nil
+        }
+    }
+}

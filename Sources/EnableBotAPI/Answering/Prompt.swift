@@ -1,0 +1,61 @@
+import EnableBotCore
+import Foundation
+
+/// How much of a thread the model sees: the latest turns, within a turn count and a character budget.
+public struct PromptBudget: Sendable {
+    public var maxTurns: Int
+    public var maxHistoryCharacters: Int
+    /// The new message itself is cut to this many characters.
+    public var maxMessageCharacters: Int
+
+    public init(maxTurns: Int = 20, maxHistoryCharacters: Int = 12_000, maxMessageCharacters: Int = 4_000) {
+        self.maxTurns = maxTurns
+        self.maxHistoryCharacters = maxHistoryCharacters
+        self.maxMessageCharacters = maxMessageCharacters
+    }
+}
+
+enum Prompt {
+    static let defaultSystemPrompt = """
+        You are EnableBot, a helpful assistant in a Slack workspace. Answer clearly and concisely, \
+        using Slack formatting (*bold*, _italic_, `code`, bullet lists) where it helps.
+        """
+
+    /// The message without mentions of the bot (`<@U123>` or `<@U123|name>`), trimmed and cut to `limit` characters.
+    static func question(from text: String, botUserID: String, limit: Int) -> String {
+        var result = text
+        if !botUserID.isEmpty {
+            result = result.replacingOccurrences(of: "<@\(botUserID)>", with: "")
+            while let start = result.range(of: "<@\(botUserID)|"), let end = result[start.upperBound...].firstIndex(of: ">") {
+                result.removeSubrange(start.lowerBound...end)
+            }
+        }
+        result = result.trimmingCharacters(in: .whitespacesAndNewlines)
+        return result.count > limit ? String(result.prefix(limit)) : result
+    }
+
+    static func messages(systemPrompt: String?, history: [ChatTurn], question: String) -> [LLMMessage] {
+        let system = systemPrompt.flatMap { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? nil : $0 }
+        var messages = [LLMMessage(role: .system, content: system ?? defaultSystemPrompt)]
+        for turn in history {
+            messages.append(LLMMessage(role: turn.role == .assistant ? .assistant : .user, content: turn.content))
+        }
+        messages.append(LLMMessage(role: .user, content: question))
+        return messages
+    }
+
+    static let apology = "Sorry, I couldn't get an answer right now. Please try again in a moment."
+    static let emptyQuestion = "Hi! Ask me a question after the mention, e.g. `@EnableBot what is a sliding window?`"
+
+    static func rateLimitNotice(retryAfter: TimeInterval) -> String {
+        let seconds = max(1, Int(retryAfter.rounded(.up)))
+        return "EnableBot is handling too many requests for this workspace right now. Please try again in about \(seconds) s."
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds, for logs.
+    var milliseconds: Int64 {
+        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
+    }
+}

@@ -1,0 +1,71 @@
+import EnableBotCore
+import EnableBotHTTP
+import Foundation
+import Hummingbird
+import Logging
+import Metrics
+
+/// `POST /slack/commands`: `/ask <question>` is acknowledged at once with an ephemeral "Thinking…" (the HTTP
+/// answer itself), and the model's answer is posted in the channel by the worker.
+struct CommandsController: Sendable {
+    let runtime: CoreRuntime
+    let gate: SlackRequestGate
+    let directory: InstallationDirectory
+    let signal: JobSignal
+
+    private var logger: Logger { runtime.logger }
+
+    func addRoutes(to router: Router<some RequestContext>) {
+        router.post("/slack/commands") { request, _ in try await self.receive(request) }
+    }
+
+    private struct Ephemeral: Encodable {
+        var responseType = "ephemeral"
+        var text: String
+        enum CodingKeys: String, CodingKey { case responseType = "response_type", text }
+    }
+
+    func receive(_ incoming: Request) async throws -> Response {
+        var request = incoming
+        let raw = try await gate.rawBody(&request)
+        if SlackRequestGate.isSSLCheck(request, body: raw) { return Response(status: .ok) }
+        try gate.verifier.verify(
+            timestamp: request.headers[.slackRequestTimestamp], signature: request.headers[.slackSignature], body: raw
+        )
+        guard SlackRequestGate.isForm(request) else {
+            throw SlackRequestError.unsupportedContentType(expected: "application/x-www-form-urlencoded")
+        }
+        guard let text = String(validating: raw, as: UTF8.self), let form = FormEncoding.decode(text),
+              let command = SlackCommand(form: form) else {
+            throw SlackRequestError.malformed("body is not a Slack slash command")
+        }
+        var metadata: Logger.Metadata = ["user_id": "\(command.userID)", "command": "\(command.command)"]
+        guard let installation = try await directory.find(
+            teamID: command.teamID, enterpriseID: command.enterpriseID, isEnterpriseInstall: command.isEnterpriseInstall
+        ), installation.status == .active else {
+            Counter(label: "slack_commands_ignored_total", dimensions: [("reason", "unknown_or_inactive_team")]).increment()
+            logger.info("command from an unknown or inactive workspace", metadata: metadata)
+            return jsonResponse(Ephemeral(text: "EnableBot is not installed in this workspace (or was deactivated)."))
+        }
+        metadata["tenant_id"] = "\(installation.tenantID)"
+        let question = command.text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !question.isEmpty else {
+            return jsonResponse(Ephemeral(text: "Usage: `\(command.command) <question>`, e.g. `\(command.command) what is a sliding window?`"))
+        }
+        // Slash commands carry no event id; the trigger id is unique per invocation.
+        let eventID = "command:" + (command.triggerID.flatMap { $0.isEmpty ? nil : $0 } ?? UUID().uuidString)
+        metadata["event_id"] = "\(eventID)"
+        let job = AnswerJob(
+            eventID: eventID, tenantID: installation.tenantID, userID: command.userID, channelID: command.channelID,
+            text: question, replyThreadTS: nil, memoryThreadTS: nil, command: command.command
+        )
+        if try await runtime.processedEvents.claimAndEnqueue(
+            eventID: eventID, tenantID: installation.tenantID, kind: JobKind.answer, payload: try JobPayload.encode(job)
+        ) != nil {
+            signal.notify()
+            Counter(label: "slack_commands_accepted_total").increment()
+            logger.info("command accepted", metadata: metadata)
+        }
+        return jsonResponse(Ephemeral(text: "Thinking…"))
+    }
+}

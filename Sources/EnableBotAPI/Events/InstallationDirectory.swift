@@ -1,0 +1,43 @@
+import EnableBotCore
+import Foundation
+import NIOConcurrencyHelpers
+
+/// Finds the installation an incoming request belongs to, with a few seconds of memory so the ack path does not
+/// read the database for every event of a busy tenant. Staleness is harmless: the worker reads the installation
+/// again before doing anything, and lifecycle events drop the entry at once.
+final class InstallationDirectory: Sendable {
+    private struct Entry {
+        var installation: Installation?
+        var expires: ContinuousClock.Instant
+    }
+
+    private let store: InstallationStore
+    private let ttl: Duration
+    private let missTTL: Duration
+    private let cache = NIOLockedValueBox<[String: Entry]>([:])
+
+    init(store: InstallationStore, ttl: Duration = .seconds(5), missTTL: Duration = .seconds(1)) {
+        self.store = store
+        self.ttl = ttl
+        self.missTTL = missTTL
+    }
+
+    func find(teamID: String?, enterpriseID: String?, isEnterpriseInstall: Bool) async throws -> Installation? {
+        let key = "\(teamID ?? "")|\(enterpriseID ?? "")|\(isEnterpriseInstall)"
+        let now = ContinuousClock.now
+        if let entry = cache.withLockedValue({ $0[key] }), entry.expires > now { return entry.installation }
+        let found = try await store.authorize(teamID: teamID, enterpriseID: enterpriseID, isEnterpriseInstall: isEnterpriseInstall)
+        cache.withLockedValue { cache in
+            if cache.count > 50_000 { cache.removeAll(keepingCapacity: true) }
+            cache[key] = Entry(installation: found, expires: now + (found == nil ? missTTL : ttl))
+        }
+        return found
+    }
+
+    /// Forgets everything about `tenantID` (after an uninstall or revocation).
+    func invalidate(tenantID: String) {
+        cache.withLockedValue { cache in
+            cache = cache.filter { $0.value.installation?.tenantID != tenantID && !$0.key.contains(tenantID) }
+        }
+    }
+}

@@ -1,0 +1,66 @@
+import EnableBotCore
+import EnableBotHTTP
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// A request Slack sent that we cannot use, once its signature is known good. Mapped to 4xx in `APIErrorMiddleware`.
+struct SlackRequestError: Error, CustomStringConvertible {
+    let status: HTTPResponse.Status
+    let reason: String
+
+    static func unsupportedContentType(expected: String) -> SlackRequestError {
+        SlackRequestError(status: .unsupportedMediaType, reason: "expected Content-Type \(expected)")
+    }
+
+    static func malformed(_ reason: String) -> SlackRequestError {
+        SlackRequestError(status: .badRequest, reason: reason)
+    }
+
+    var description: String { reason }
+}
+
+/// The checks every Slack request passes before any work: body size, then the v0 signature over the raw bytes.
+struct SlackRequestGate: Sendable {
+    let verifier: SlackSignatureVerifier
+    let maxBodyBytes: Int
+
+    /// The raw body, read within `maxBodyBytes` (413) and verified (401 via `SignatureError`).
+    func verifiedBody(_ request: inout Request) async throws -> [UInt8] {
+        let body = try await rawBody(&request)
+        try verifier.verify(
+            timestamp: request.headers[.slackRequestTimestamp], signature: request.headers[.slackSignature], body: body
+        )
+        return body
+    }
+
+    func rawBody(_ request: inout Request) async throws -> [UInt8] {
+        var buffer = try await request.collectBody(limit: maxBodyBytes)
+        return buffer.readBytes(length: buffer.readableBytes) ?? []
+    }
+
+    /// Slack's `ssl_check=1` probe of a command URL: answered 200 without any handler, as Slack's Bolt does.
+    static func isSSLCheck(_ request: Request, body: [UInt8]) -> Bool {
+        guard isForm(request), body.count < 512 else { return false }
+        return FormEncoding.decode(String(decoding: body, as: UTF8.self))?["ssl_check"] == "1"
+    }
+
+    static func isForm(_ request: Request) -> Bool {
+        mediaType(request) == "application/x-www-form-urlencoded"
+    }
+
+    static func isJSON(_ request: Request) -> Bool {
+        mediaType(request) == "application/json"
+    }
+
+    private static func mediaType(_ request: Request) -> String? {
+        request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
+    }
+}
+
+extension HTTPField.Name {
+    static let slackRequestTimestamp = HTTPField.Name("X-Slack-Request-Timestamp")!
+    static let slackSignature = HTTPField.Name("X-Slack-Signature")!
+    static let slackRetryNum = HTTPField.Name("X-Slack-Retry-Num")!
+    static let slackRetryReason = HTTPField.Name("X-Slack-Retry-Reason")!
+}

@@ -1,0 +1,175 @@
+import EnableBotCore
+import Foundation
+import Logging
+import Metrics
+import NIOConcurrencyHelpers
+import ServiceLifecycle
+
+/// How the worker pulls and retries jobs.
+public struct JobWorkerConfiguration: Sendable {
+    /// Jobs run at the same time in this process (`MAX_WORKERS`).
+    public var concurrency: Int
+    /// How long a claimed job stays reserved; renewed every third of it while the job runs, so a job outliving
+    /// its worker (a crash) is claimable again soon after, and a long job is never claimed twice.
+    public var lease: TimeInterval
+    /// Look for due jobs (retries, other instances' work) at least this often.
+    public var pollInterval: Duration
+    /// On graceful shutdown, running jobs get this long to finish before they are cancelled and handed back.
+    public var drainTimeout: Duration
+    /// Retry delay after the n-th failed attempt: `baseBackoff * 2^(n-1)`, at most `maxBackoff`.
+    public var baseBackoff: TimeInterval
+    public var maxBackoff: TimeInterval
+
+    public init(
+        concurrency: Int = 4, lease: TimeInterval = 60, pollInterval: Duration = .seconds(1),
+        drainTimeout: Duration = .seconds(10), baseBackoff: TimeInterval = 2, maxBackoff: TimeInterval = 300
+    ) {
+        self.concurrency = max(1, concurrency)
+        self.lease = lease
+        self.pollInterval = pollInterval
+        self.drainTimeout = drainTimeout
+        self.baseBackoff = baseBackoff
+        self.maxBackoff = maxBackoff
+    }
+
+    func backoff(afterAttempt attempt: Int) -> TimeInterval {
+        min(maxBackoff, baseBackoff * pow(2, Double(max(0, attempt - 1))))
+    }
+}
+
+/// Runs the durable jobs the ack path stores, `concurrency` at a time. A `Service`: graceful shutdown stops
+/// claiming, lets running jobs finish (up to `drainTimeout`), then cancels the rest and releases their leases so
+/// the next process (or another instance) does them.
+public final class JobWorker: Service {
+    private let queue: JobQueue
+    private let configuration: JobWorkerConfiguration
+    private let signal: JobSignal
+    private let logger: Logger
+    private let handler: @Sendable (Job) async throws -> Void
+    private let state = NIOLockedValueBox(State())
+
+    private struct State {
+        var running: [Int64: Job] = [:]
+        var stopping = false
+    }
+
+    public init(
+        queue: JobQueue, configuration: JobWorkerConfiguration, signal: JobSignal, logger: Logger,
+        handler: @escaping @Sendable (Job) async throws -> Void
+    ) {
+        self.queue = queue
+        self.configuration = configuration
+        self.signal = signal
+        self.logger = logger
+        self.handler = handler
+    }
+
+    /// Jobs running right now.
+    public var runningCount: Int { state.withLockedValue { $0.running.count } }
+
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await self.tick() }
+                group.addTask { await self.renewLeases() }
+                for await _ in signal.wakeUps {
+                    if state.withLockedValue({ $0.stopping }) || Task.isCancelled { break }
+                    await claimAndStart(in: &group)
+                }
+                await drain()
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            self.state.withLockedValue { $0.stopping = true }
+            self.signal.notify()
+        }
+        signal.finish()
+    }
+
+    private func claimAndStart(in group: inout DiscardingTaskGroup) async {
+        // Keep claiming while slots are free and the queue has due jobs.
+        while true {
+            let free = configuration.concurrency - runningCount
+            guard free > 0, !state.withLockedValue({ $0.stopping }) else { return }
+            let jobs: [Job]
+            do {
+                jobs = try await queue.claim(limit: free, lease: configuration.lease)
+            } catch {
+                logger.error("cannot claim jobs", metadata: ["error": "\(error)"])
+                return
+            }
+            for job in jobs {
+                state.withLockedValue { $0.running[job.id] = job }
+                group.addTask { await self.execute(job) }
+            }
+            if jobs.count < free { return }
+        }
+    }
+
+    private func execute(_ job: Job) async {
+        defer {
+            state.withLockedValue { _ = $0.running.removeValue(forKey: job.id) }
+            signal.notify()
+        }
+        let start = ContinuousClock.now
+        do {
+            try await handler(job)
+            try await queue.complete(job.id)
+            Counter(label: "jobs_total", dimensions: [("kind", job.kind), ("outcome", "done")]).increment()
+            Timer(label: "job_duration_seconds", dimensions: [("kind", job.kind)])
+                .recordNanoseconds((ContinuousClock.now - start).milliseconds * 1_000_000)
+        } catch where error is CancellationError || Task.isCancelled {
+            // Stopping: hand the job back untouched for the next process.
+            // This task is cancelled, and storage calls refuse to start in a cancelled task: release from a fresh one.
+            let queue = self.queue
+            do { try await Task { try await queue.release(job.id) }.value } catch {
+                logger.error("cannot release job; it runs again when its lease ends", metadata: [
+                    "job_id": "\(job.id)", "error": "\(error)",
+                ])
+            }
+            logger.info("job handed back on shutdown", metadata: ["job_id": "\(job.id)", "tenant_id": "\(job.tenantID)"])
+        } catch {
+            let retryAfter = configuration.backoff(afterAttempt: job.attempts)
+            let status = try? await queue.fail(job, error: String(describing: error).prefix(500).description, retryAfter: retryAfter)
+            Counter(label: "jobs_total", dimensions: [("kind", job.kind), ("outcome", status == .dead ? "dead" : "retry")]).increment()
+            let metadata: Logger.Metadata = [
+                "job_id": "\(job.id)", "tenant_id": "\(job.tenantID)", "attempt": "\(job.attempts)", "error": "\(error)",
+            ]
+            if status == .dead {
+                logger.error("job failed for the last time; marked dead", metadata: metadata)
+            } else {
+                logger.warning("job failed; retrying", metadata: metadata.merging(["retry_in_s": "\(Int(retryAfter))"]) { $1 })
+            }
+        }
+    }
+
+    /// Polls for due jobs that no local enqueue announced: retries, other instances' work, leases left by a crash.
+    private func tick() async {
+        while !Task.isCancelled {
+            signal.notify()
+            try? await Task.sleep(for: configuration.pollInterval)
+        }
+    }
+
+    private func renewLeases() async {
+        let every = Duration.milliseconds(Int64(configuration.lease * 1000 / 3))
+        while !Task.isCancelled {
+            try? await Task.sleep(for: every)
+            let ids = state.withLockedValue { Array($0.running.keys) }
+            guard !ids.isEmpty, !Task.isCancelled else { continue }
+            do { try await queue.renew(ids, lease: configuration.lease) } catch {
+                logger.error("cannot renew job leases", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Waits for running jobs to finish, at most `drainTimeout`.
+    private func drain() async {
+        let deadline = ContinuousClock.now + configuration.drainTimeout
+        while runningCount > 0, ContinuousClock.now < deadline, !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        let left = runningCount
+        if left > 0 { logger.info("cancelling unfinished jobs", metadata: ["jobs": "\(left)"]) }
+    }
+}

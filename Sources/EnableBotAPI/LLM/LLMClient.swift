@@ -1,0 +1,64 @@
+import EnableBotCore
+import Foundation
+
+/// One message of a chat-completions conversation.
+public struct LLMMessage: Codable, Sendable, Equatable {
+    public enum Role: String, Codable, Sendable {
+        case system
+        case user
+        case assistant
+    }
+
+    public var role: Role
+    public var content: String
+
+    public init(role: Role, content: String) {
+        self.role = role
+        self.content = content
+    }
+}
+
+/// What the model is asked: which model, and the conversation so far (system prompt first, new message last).
+public struct LLMRequest: Sendable, Equatable {
+    public var model: String
+    public var messages: [LLMMessage]
+
+    public init(model: String, messages: [LLMMessage]) {
+        self.model = model
+        self.messages = messages
+    }
+}
+
+/// Why the model gave no answer. The description never carries the API key or the prompt.
+public struct LLMError: Error, CustomStringConvertible, Equatable, Sendable {
+    private enum Kind: Sendable, Equatable {
+        case timedOut, unavailable, rejected, invalidResponse
+    }
+
+    private let kind: Kind
+    public let detail: String
+
+    private init(_ kind: Kind, _ detail: String) {
+        self.kind = kind
+        self.detail = detail
+    }
+
+    /// No answer within `LLM_TIMEOUT_SECONDS`.
+    public static func timedOut(_ detail: String = "") -> LLMError { LLMError(.timedOut, detail) }
+    /// 5xx, 429 or connection failures, after the retries.
+    public static func unavailable(_ detail: String) -> LLMError { LLMError(.unavailable, detail) }
+    /// A 4xx other than 429: retrying will not help (bad key, unknown model).
+    public static func rejected(_ detail: String) -> LLMError { LLMError(.rejected, detail) }
+    /// 2xx without a usable answer.
+    public static func invalidResponse(_ detail: String) -> LLMError { LLMError(.invalidResponse, detail) }
+
+    public var description: String { "LLM \(kind): \(detail)" }
+
+    public static func == (lhs: LLMError, rhs: LLMError) -> Bool { lhs.kind == rhs.kind }
+}
+
+/// A chat-completions model: answers a conversation with text.
+public protocol LLMClient: Sendable {
+    /// The model's answer. Throws `LLMError` when there is none, `CancellationError` when the task was cancelled.
+    func complete(_ request: LLMRequest) async throws -> String
+}

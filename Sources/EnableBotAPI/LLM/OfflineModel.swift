@@ -1,0 +1,17 @@
+import Foundation
+
+/// A built-in stand-in for the model, so the quick start answers without an API key (development only;
+/// production refuses it). Deterministic: the same conversation always gets the same answer.
+public struct OfflineModel: LLMClient {
+    public init() {}
+
+    public func complete(_ request: LLMRequest) async throws -> String {
+        let question = request.messages.last { $0.role == .user }?.content ?? ""
+        let earlier = request.messages.dropLast().filter { $0.role != .system }.count
+        let quoted = question.count > 200 ? String(question.prefix(200)) + "…" : question
+        var answer = "(offline model, no LLM_API_KEY set) You asked: \u{201C}\(quoted)\u{201D}."
+        if earlier > 0 { answer += " I remember \(earlier) earlier message\(earlier == 1 ? "" : "s") in this thread." }
+        answer += " Set LLM_API_KEY for real answers."
+        return answer
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+
+/// What `chat.postMessage` answers with (only the fields we read).
+public struct SlackPostedMessage: Decodable, Sendable {
+    public var channel: String?
+    public var ts: String?
+}
+
+/// `oauth.v2.access` with `grant_type=refresh_token`: the new bot token and, when rotation is on, the next refresh token.
+public struct SlackRefreshedToken: Decodable, Sendable {
+    public var accessToken: String
+    public var refreshToken: String?
+    public var expiresIn: Int?
+    public var tokenType: String?
+
+    enum CodingKeys: String, CodingKey {
+        case accessToken = "access_token", refreshToken = "refresh_token", expiresIn = "expires_in"
+        case tokenType = "token_type"
+    }
+}
+
+extension SlackWebClient {
+    private struct PostMessage: Encodable {
+        var channel: String
+        var text: String
+        var threadTS: String?
+        var user: String?
+
+        enum CodingKeys: String, CodingKey {
+            case channel, text, user
+            case threadTS = "thread_ts"
+        }
+    }
+
+    /// `chat.postMessage`: posts `text` in `channel`, in the thread `threadTS` when given.
+    @discardableResult
+    public func postMessage(channel: String, text: String, threadTS: String?, token: String) async throws -> SlackPostedMessage {
+        try await callJSON(
+            "chat.postMessage", body: PostMessage(channel: channel, text: text, threadTS: threadTS), token: token,
+            as: SlackPostedMessage.self
+        )
+    }
+
+    /// `chat.postEphemeral`: a message only `user` sees, in `channel` (and thread).
+    public func postEphemeral(channel: String, user: String, text: String, threadTS: String?, token: String) async throws {
+        _ = try await callJSON(
+            "chat.postEphemeral", body: PostMessage(channel: channel, text: text, threadTS: threadTS, user: user),
+            token: token, as: SlackOK.self
+        )
+    }
+
+    /// `oauth.v2.access` with a refresh token (token rotation), authenticated with the app's client credentials.
+    public func refreshToken(_ refreshToken: String, clientID: String, clientSecret: String) async throws -> SlackRefreshedToken {
+        try await call(
+            "oauth.v2.access",
+            params: [("grant_type", "refresh_token"), ("refresh_token", refreshToken),
+                     ("client_id", clientID), ("client_secret", clientSecret)],
+            auth: .none, as: SlackRefreshedToken.self
+        )
+    }
+}

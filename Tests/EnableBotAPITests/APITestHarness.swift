@@ -1,0 +1,143 @@
+import EnableBotAPI
+import EnableBotCore
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOConcurrencyHelpers
+import Testing
+import TestSupport
+
+/// Every log line the service writes during a test, for scanning.
+final class LogCapture: Sendable {
+    private let lines = NIOLockedValueBox<[String]>([])
+
+    var all: [String] { lines.withLockedValue { $0 } }
+
+    func logger() -> Logger {
+        let output = LogOutput { [lines] line in lines.withLockedValue { $0.append(line) } }
+        var logger = Logger(label: "enablebot-api") { label in
+            JSONLogHandler(label: label, service: "api", level: .trace, output: output)
+        }
+        logger.logLevel = .trace
+        return logger
+    }
+}
+
+/// A tenant the harness installs.
+struct TestTenant: Sendable {
+    var id: String
+    var botToken: String
+    var botUserID: String { "UBOT\(id)" }
+}
+
+/// One test's world: a fresh database, a fake Slack and a fake model on loopback, captured logs, and the real
+/// API application started on a free port as many times as a test needs (a restart is a second start).
+final class APIHarness: Sendable {
+    static let signingSecret = "test-signing-secret-8f3e1c0b9a"
+    static let llmKey = "sk-test-llm-key-5d2a7b"
+
+    let database: TestDatabase
+    let slack: FakeSlackAPI
+    let llm: FakeLLM
+    let logs: LogCapture
+    let settings: Settings
+    let runtime: CoreRuntime
+    let tenants: [TestTenant]
+
+    init(
+        database: TestDatabase, slack: FakeSlackAPI, llm: FakeLLM, logs: LogCapture, settings: Settings, runtime: CoreRuntime,
+        tenants: [TestTenant]
+    ) {
+        self.database = database
+        self.logs = logs
+        self.slack = slack
+        self.llm = llm
+        self.settings = settings
+        self.runtime = runtime
+        self.tenants = tenants
+    }
+
+    static func make(
+        _ kind: TestDatabaseKind, tenants ids: [String] = ["T1", "T2"], now: @escaping @Sendable () -> Date = Date.init,
+        configure: (inout Settings) -> Void = { _ in }
+    ) async throws -> APIHarness {
+        let database = try await TestDatabase.make(kind)
+        let slack = try await FakeSlackAPI.start()
+        let llm = try await FakeLLM.start()
+        var settings = Settings()
+        settings.host = "127.0.0.1"
+        settings.port = 0
+        settings.databaseURL = database.url
+        settings.encryptionKeys = [EncryptionKey.generate(id: "k1")]
+        settings.slackSigningSecret = signingSecret
+        settings.slackAPIBaseURL = slack.baseURL
+        settings.llmBaseURL = llm.baseURL
+        settings.llmAPIKey = llmKey
+        settings.llmTimeoutSeconds = 5
+        settings.slackClientID = "111.222"
+        settings.slackClientSecret = "client-secret-9c8d7e"
+        configure(&settings)
+        let capture = LogCapture()
+        let runtime = try CoreRuntime(settings: settings, logger: capture.logger(), database: database.database, now: now)
+        var tenants: [TestTenant] = []
+        for id in ids {
+            let tenant = TestTenant(id: id, botToken: "xoxb-\(id)-secret-token-\(UUID().uuidString.prefix(8))")
+            try await runtime.installations.save(
+                Installation(
+                    tenantID: id, teamID: id, enterpriseID: nil, teamName: "Team \(id)", appID: "A1", botUserID: tenant.botUserID,
+                    botID: "B\(id)", scopes: "app_mentions:read,chat:write", installerUserID: "UINSTALL", installedAt: now(), updatedAt: now()
+                ),
+                tokens: InstallationTokens(botToken: tenant.botToken)
+            )
+            tenants.append(tenant)
+        }
+        return APIHarness(
+            database: database, slack: slack, llm: llm, logs: capture, settings: settings, runtime: runtime, tenants: tenants
+        )
+    }
+
+    func tenant(_ id: String) -> TestTenant { tenants.first { $0.id == id }! }
+
+    /// Fast waits for Slack's Retry-After and model backoff, so tests do not sleep for seconds.
+    static let quickSleep: @Sendable (Duration) async throws -> Void = { duration in
+        try await Task.sleep(for: min(duration, .milliseconds(50)))
+    }
+
+    func dependencies(_ configure: (inout APIDependencies) -> Void = { _ in }) -> APIDependencies {
+        var dependencies = APIDependencies()
+        dependencies.sleep = Self.quickSleep
+        dependencies.llmRetryBackoff = .milliseconds(10)
+        dependencies.worker = JobWorkerConfiguration(
+            concurrency: 4, lease: 30, pollInterval: .milliseconds(100), drainTimeout: .milliseconds(300), baseBackoff: 0.1
+        )
+        configure(&dependencies)
+        return dependencies
+    }
+
+    /// Starts the API application, runs `test` against it over real HTTP, then stops it gracefully.
+    func run<Value: Sendable>(
+        _ dependencies: APIDependencies? = nil, _ test: @Sendable (any TestClientProtocol) async throws -> Value
+    ) async throws -> Value {
+        let app = try await buildAPIApplication(runtime: runtime, dependencies: dependencies ?? self.dependencies())
+        return try await app.test(.live) { client in try await test(client) }
+    }
+
+    func shutdown() async {
+        await slack.stop()
+        await llm.stop()
+        await database.shutdown()
+    }
+
+    /// No captured line may contain a token, the signing secret, the model key or the client secret.
+    func expectNoSecretsLogged(sourceLocation: SourceLocation = #_sourceLocation) {
+        let secrets = [Self.signingSecret, Self.llmKey, settings.slackClientSecret] + tenants.map(\.botToken) + ["xoxb-", "xoxe-"]
+        let lines = logs.all
+        #expect(!lines.isEmpty, sourceLocation: sourceLocation)
+        for line in lines {
+            for secret in secrets {
+                #expect(!line.contains(secret), "a log line holds a secret: \(line)", sourceLocation: sourceLocation)
+            }
+        }
+    }
+}
