@@ -1,0 +1,65 @@
+@testable import EnableBotAPI
+import EnableBotCore
+import Foundation
+import Logging
+import Testing
+import TestSupport
+
+@Suite("LLM clients")
+struct LLMClientTests {
+    static let request = LLMRequest(model: "m", messages: [
+        LLMMessage(role: .system, content: "sys"), LLMMessage(role: .user, content: "hello"),
+    ])
+
+    @Test("OpenAI client: bearer key, model and messages sent; retries 5xx a bounded number of times")
+    func retries() async throws {
+        let llm = try await FakeLLM.start()
+        let http = CurlHTTPClient()
+        defer { http.shutdown() }
+        let client = OpenAIChatClient(
+            baseURL: llm.baseURL, apiKey: "sk-abc", timeout: .seconds(5), http: http, logger: TestLog.logger,
+            maxRetries: 2, backoff: .milliseconds(1))
+        llm.script(.status(500), .status(502))
+        #expect(try await client.complete(Self.request) == "Echo: hello")
+        #expect(llm.calls.count == 3)
+        #expect(llm.calls.allSatisfy { $0.authorization == "Bearer sk-abc" && $0.model == "m" })
+        llm.script(.status(500), .status(500), .status(500))
+        await #expect(throws: LLMError.unavailable("")) { try await client.complete(Self.request) }
+        #expect(llm.calls.count == 6)
+        llm.script(.status(401))
+        await #expect(throws: LLMError.rejected("")) { try await client.complete(Self.request) }
+        #expect(llm.calls.count == 7)
+        await llm.stop()
+    }
+
+    @Test("OpenAI client: a connection failure is retried, then reported")
+    func connectionRefused() async throws {
+        let http = CurlHTTPClient()
+        defer { http.shutdown() }
+        let client = OpenAIChatClient(
+            baseURL: "http://127.0.0.1:9/v1", apiKey: "k", timeout: .seconds(2), http: http, logger: TestLog.logger,
+            maxRetries: 1, backoff: .milliseconds(1))
+        await #expect(throws: LLMError.unavailable("")) { try await client.complete(Self.request) }
+    }
+
+    @Test("the offline model is deterministic and mentions earlier turns")
+    func offline() async throws {
+        let model = OfflineModel()
+        let first = try await model.complete(Self.request)
+        #expect(first == (try await model.complete(Self.request)))
+        #expect(first.contains("hello"))
+        let longer = LLMRequest(model: "m", messages: [
+            LLMMessage(role: .system, content: "s"), LLMMessage(role: .user, content: "a"),
+            LLMMessage(role: .assistant, content: "b"), LLMMessage(role: .user, content: "c"),
+        ])
+        #expect(try await model.complete(longer).contains("2 earlier messages"))
+    }
+
+    @Test("mentions of the bot are stripped, others kept; the message is cut to its budget")
+    func question() {
+        #expect(Prompt.question(from: "<@UBOT> hi <@U2>", botUserID: "UBOT", limit: 100) == "hi <@U2>")
+        #expect(Prompt.question(from: "<@UBOT|enablebot>   what?  ", botUserID: "UBOT", limit: 100) == "what?")
+        #expect(Prompt.question(from: "<@UBOT> " + String(repeating: "x", count: 50), botUserID: "UBOT", limit: 10).count == 10)
+        #expect(Prompt.messages(systemPrompt: "  ", history: [], question: "q").first?.content == Prompt.defaultSystemPrompt)
+    }
+}
