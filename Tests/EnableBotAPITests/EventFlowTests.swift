@@ -161,6 +161,29 @@ struct EventFlowTests {
         await harness.shutdown()
     }
 
+    @Test("an org-wide install answers events from any team of its enterprise", arguments: TestDatabaseKind.allCases)
+    func orgWide(kind: TestDatabaseKind) async throws {
+        let harness = try await APIHarness.make(kind, tenants: [])
+        try await harness.runtime.installations.save(
+            Installation(tenantID: "E1", teamID: nil, enterpriseID: "E1", isEnterpriseInstall: true, botUserID: "UBOTE1",
+                         installedAt: Date(), updatedAt: Date()),
+            tokens: InstallationTokens(botToken: "xoxb-org-wide-token"))
+        let body = Array(try JSONSerialization.data(withJSONObject: [
+            "type": "event_callback", "team_id": "T77", "enterprise_id": "E1", "event_id": "EvORG",
+            "event": ["type": "app_mention", "user": "U1", "channel": "C1", "ts": "900.1", "text": "<@UBOTE1> hi"],
+            "authorizations": [["enterprise_id": "E1", "team_id": NSNull(), "user_id": "UBOTE1", "is_bot": true,
+                                "is_enterprise_install": true]],
+        ] as [String: Any]))
+        try await harness.run { client in
+            let response = try await client.postEvent(body)
+            #expect(response.status == .ok)
+            await harness.slack.waitForCalls("chat.postMessage")
+        }
+        #expect(harness.slack.calls("chat.postMessage").first?.bearerToken == "xoxb-org-wide-token")
+        #expect(try await harness.runtime.usage.today(tenantID: "E1").events == 1)
+        await harness.shutdown()
+    }
+
     @Test("a direct message is answered in the DM")
     func directMessage() async throws {
         let harness = try await APIHarness.make(.sqlite)
@@ -219,6 +242,37 @@ struct EventFlowTests {
         #expect(harness.slack.calls("chat.postMessage").count == 2)
         #expect(try await harness.runtime.jobs.count(status: .done) == 1)
         await harness.shutdown()
+    }
+
+    @Test("a job failing every attempt is retried with backoff up to its bound, then marked dead")
+    func deadJob() async throws {
+        let harness = try await APIHarness.make(.sqlite)
+        harness.slack.script("chat.postMessage", .status(503), .status(503), .status(503), .status(503), .status(503))
+        try await harness.run { client in
+            _ = try await client.postEvent(SlackRequests.mention(eventID: "EvDEAD"))
+            await harness.slack.waitForCalls("chat.postMessage", count: 5)
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        #expect(harness.slack.calls("chat.postMessage").count == 5)
+        let dead = try await harness.runtime.jobs.dead()
+        #expect(dead.count == 1)
+        #expect(dead.first?.attempts == 5)
+        #expect(dead.first?.lastError?.contains("http_503") == true)
+        await harness.shutdown()
+    }
+
+    @Test("an empty or blank signing secret stops the application at start")
+    func blankSecret() async throws {
+        for secret in ["", "  \n"] {
+            let harness = try await APIHarness.make(.sqlite, configure: { $0.slackSigningSecret = secret })
+            await #expect(throws: ConfigurationError.self) {
+                _ = try await buildAPIApplication(runtime: harness.runtime, dependencies: harness.dependencies())
+            }
+            #expect(throws: ConfigurationError.self) {
+                _ = try Settings.load(service: .api, environment: ["SLACK_SIGNING_SECRET": secret, "ENABLEBOT_DATA_DIR": TestPaths.temporaryDirectory()])
+            }
+            await harness.shutdown()
+        }
     }
 
     @Test("uninstall and token revocation, in either order: inactive, tokens deleted, audited, no more model calls",

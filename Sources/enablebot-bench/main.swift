@@ -1,0 +1,70 @@
+// The API benchmark's helper (see benchmarks/api-ack.sh): seeds tenants into DATABASE_URL and writes validly
+// signed event_callback requests with distinct event ids for the load generator.
+//
+//   enablebot-bench seed --tenants N
+//   enablebot-bench requests --tenants N --count M --out FILE [--prefix P]
+//
+// Reads DATABASE_URL, ENCRYPTION_KEYS and SLACK_SIGNING_SECRET like the services do.
+import EnableBotCore
+import Foundation
+import Logging
+
+func option(_ name: String, default value: String? = nil) -> String {
+    let args = CommandLine.arguments
+    if let index = args.firstIndex(of: name), index + 1 < args.count { return args[index + 1] }
+    guard let value else { Logging.fail(service: .cli, "enablebot-bench: \(name) is required") }
+    return value
+}
+
+let environment = ProcessInfo.processInfo.environment
+let tenants = Int(option("--tenants", default: "100")) ?? 100
+
+switch CommandLine.arguments.dropFirst().first {
+case "seed":
+    let settings: Settings
+    do { settings = try Settings.load(service: .cli) } catch { Logging.fail(service: .cli, error.description) }
+    let logger = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
+    let runtime = try await CoreRuntime.start(settings: settings, logger: logger)
+    let now = Date()
+    for index in 0..<tenants {
+        let id = String(format: "TB%05d", index)
+        try await runtime.installations.save(
+            Installation(
+                tenantID: id, teamID: id, enterpriseID: nil, teamName: "Bench \(id)", appID: "ABENCH", botUserID: "UBOT\(id)",
+                botID: "B\(id)", scopes: "app_mentions:read,chat:write", installerUserID: "UBENCH", installedAt: now, updatedAt: now
+            ),
+            tokens: InstallationTokens(botToken: "xoxb-bench-\(id)")
+        )
+    }
+    await runtime.database.shutdown()
+    print("seeded \(tenants) tenants")
+
+case "requests":
+    guard let secret = environment["SLACK_SIGNING_SECRET"], !secret.isEmpty else {
+        Logging.fail(service: .cli, "enablebot-bench: SLACK_SIGNING_SECRET is required")
+    }
+    let count = Int(option("--count", default: "100000")) ?? 100_000
+    let prefix = option("--prefix", default: "Ev")
+    let path = option("--out")
+    // One line per request: timestamp, signature, body (compact JSON, no tabs or newlines), tab-separated.
+    let timestamp = String(Int(Date().timeIntervalSince1970))
+    var out = ""
+    out.reserveCapacity(count * 460)
+    for index in 0..<count {
+        let team = String(format: "TB%05d", index % tenants)
+        let ts = "1800000000.\(String(format: "%06d", index))"
+        let body = """
+            {"token":"bench","team_id":"\(team)","api_app_id":"ABENCH","type":"event_callback","event_id":"\(prefix)\(index)",\
+            "event_time":1800000000,"event":{"type":"app_mention","user":"U\(index % 997)","channel":"C\(index % 31)",\
+            "ts":"\(ts)","event_ts":"\(ts)","text":"<@UBOT\(team)> benchmark question number \(index)"},\
+            "authorizations":[{"team_id":"\(team)","user_id":"UBOT\(team)","is_bot":true,"is_enterprise_install":false}]}
+            """
+        let signature = SlackSignatureVerifier.sign(secret: secret, timestamp: timestamp, body: Array(body.utf8))
+        out += timestamp + "\t" + signature + "\t" + body + "\n"
+    }
+    try out.write(toFile: path, atomically: true, encoding: .utf8)
+    print("wrote \(count) signed requests for \(tenants) tenants to \(path)")
+
+default:
+    Logging.fail(service: .cli, "usage: enablebot-bench seed --tenants N | requests --tenants N --count M --out FILE")
+}
