@@ -9,8 +9,8 @@
 # 2. Latency below saturation: the same, with 4 connections.
 # 3. RSS with 1,000 model calls in flight: MAX_WORKERS=1000, a fake model answering after 10 s.
 # 4. Background throughput: 2,000 events with a fake model answering after 100 ms at the default MAX_WORKERS=4.
-# Set DATABASE_URL=postgres://... to run against PostgreSQL instead (each phase uses a fresh schema-less DB:
-# point it at an empty database).
+# Set BENCH_DATABASE_URL=postgres://... to run against PostgreSQL instead (an empty database; the phases
+# share it, with distinct event ids).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-10}
@@ -114,14 +114,13 @@ echo "RSS with $peak model calls in flight: $((rss / 1024)) MB (peak $((hwm / 10
 stop_api
 
 # Phase 4: background throughput with the default MAX_WORKERS=4 and a 100 ms model.
-kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true
 start_upstream 0.1
 start_api drain 4
 drain=$(requests Drain 2000)
 before=$(curl -sf "http://127.0.0.1:$upstream_port/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["slack_calls"])')
 start=$(date +%s.%N)
 run_wrk "$drain" 0 16 1 >/dev/null
-while :; do
+for _ in $(seq 600); do
     done_n=$(curl -sf "http://127.0.0.1:$upstream_port/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["slack_calls"])')
     (( done_n - before >= 2000 )) && break
     sleep 0.2

@@ -98,10 +98,13 @@ public func buildAPIApplication(
     )
     let directory = InstallationDirectory(store: runtime.installations)
     let router = Router()
-    router.add(middleware: RequestLogMiddleware(logger: logger))
+    // The Slack routes write one line per request themselves, with event, tenant and outcome.
+    router.add(middleware: RequestLogMiddleware(
+        logger: logger, quietPaths: ["/health", "/metrics", "/slack/events", "/slack/commands"]))
     router.add(middleware: APIErrorMiddleware(logger: logger))
     OperationalRoutes.add(to: router, runtime: runtime, service: .api)
-    EventsController(runtime: runtime, gate: gate, directory: directory, signal: signal).addRoutes(to: router)
+    let claims = ClaimBatcher(events: runtime.processedEvents)
+    EventsController(runtime: runtime, gate: gate, directory: directory, claims: claims, signal: signal).addRoutes(to: router)
     CommandsController(runtime: runtime, gate: gate, directory: directory, signal: signal).addRoutes(to: router)
     if dependencies.benchRoute, !settings.isProduction {
         // The benchmark's reference: the same server and middleware, none of the event work.

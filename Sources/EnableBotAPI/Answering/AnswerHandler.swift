@@ -20,6 +20,14 @@ struct AnswerHandler: Sendable {
 
     func handle(_ job: Job) async throws {
         switch job.kind {
+        case JobKind.event:
+            let envelope = try JobPayload.decode(SlackEventEnvelope.self, job.payload)
+            guard let event = envelope.event, let eventID = envelope.eventID,
+                  let answerJob = AnswerJob(eventID: eventID, tenantID: job.tenantID, event: event) else {
+                logger.error("stored event cannot be answered; dropping it", metadata: ["job_id": "\(job.id)"])
+                return
+            }
+            try await answer(answerJob)
         case JobKind.answer: try await answer(try JobPayload.decode(AnswerJob.self, job.payload))
         case JobKind.lifecycle: try await recordLifecycle(try JobPayload.decode(LifecycleJob.self, job.payload))
         default: logger.error("unknown job kind; dropping it", metadata: ["job_kind": "\(job.kind)", "job_id": "\(job.id)"])

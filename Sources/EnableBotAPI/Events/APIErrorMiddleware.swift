@@ -11,20 +11,39 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     let logger: Logger
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
         do {
             return try await next(request, context)
-        } catch let error as SignatureError {
-            throw JSONError(.unauthorized, error.description)
-        } catch let error as SlackRequestError {
-            throw JSONError(error.status, error.reason)
-        } catch let error as any HTTPResponseError {
+        } catch {
+            let mapped = map(error)
+            // The Slack routes log their own line on success; their refusals are logged here, with the reason.
+            if request.uri.path.hasPrefix("/slack/") {
+                logger.info("\(request.method.rawValue) \(request.uri.path)", metadata: [
+                    "status": "\(mapped.status.code)", "duration_ms": "\((ContinuousClock.now - start).milliseconds)",
+                    "reason": "\(mapped.reason)",
+                ])
+            }
+            throw mapped
+        }
+    }
+
+    private func map(_ error: any Error) -> JSONError {
+        do {
             throw error
+        } catch let error as SignatureError {
+            return JSONError(.unauthorized, error.description)
+        } catch let error as SlackRequestError {
+            return JSONError(error.status, error.reason)
+        } catch let error as JSONError {
+            return error
+        } catch let error as any HTTPResponseError {
+            return JSONError(error.status, error.status.reasonPhrase)
         } catch let error as DatabaseError {
             logger.error("storage failed while handling a request", metadata: ["error": "\(error)"])
-            throw JSONError(.serviceUnavailable, "temporarily unavailable, please retry")
+            return JSONError(.serviceUnavailable, "temporarily unavailable, please retry")
         } catch {
             logger.error("request failed", metadata: ["error": "\(type(of: error))"])
-            throw JSONError(.internalServerError, "internal error")
+            return JSONError(.internalServerError, "internal error")
         }
     }
 }

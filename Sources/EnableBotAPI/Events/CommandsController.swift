@@ -26,9 +26,22 @@ struct CommandsController: Sendable {
     }
 
     func receive(_ incoming: Request) async throws -> Response {
+        let start = ContinuousClock.now
+        var metadata: Logger.Metadata = [:]
+        let response = try await respond(incoming, metadata: &metadata)
+        metadata["status"] = "200"
+        metadata["duration_ms"] = "\((ContinuousClock.now - start).milliseconds)"
+        logger.info("POST /slack/commands", metadata: metadata)
+        return response
+    }
+
+    private func respond(_ incoming: Request, metadata: inout Logger.Metadata) async throws -> Response {
         var request = incoming
         let raw = try await gate.rawBody(&request)
-        if SlackRequestGate.isSSLCheck(request, body: raw) { return Response(status: .ok) }
+        if SlackRequestGate.isSSLCheck(request, body: raw) {
+            metadata["outcome"] = "ssl_check"
+            return Response(status: .ok)
+        }
         try gate.verifier.verify(
             timestamp: request.headers[.slackRequestTimestamp], signature: request.headers[.slackSignature], body: raw
         )
@@ -39,17 +52,19 @@ struct CommandsController: Sendable {
               let command = SlackCommand(form: form) else {
             throw SlackRequestError.malformed("body is not a Slack slash command")
         }
-        var metadata: Logger.Metadata = ["user_id": "\(command.userID)", "command": "\(command.command)"]
+        metadata["user_id"] = "\(command.userID)"
+        metadata["command"] = "\(command.command)"
         guard let installation = try await directory.find(
             teamID: command.teamID, enterpriseID: command.enterpriseID, isEnterpriseInstall: command.isEnterpriseInstall
         ), installation.status == .active else {
             Counter(label: "slack_commands_ignored_total", dimensions: [("reason", "unknown_or_inactive_team")]).increment()
-            logger.info("command from an unknown or inactive workspace", metadata: metadata)
+            metadata["outcome"] = "ignored:unknown_or_inactive_team"
             return jsonResponse(Ephemeral(text: "EnableBot is not installed in this workspace (or was deactivated)."))
         }
         metadata["tenant_id"] = "\(installation.tenantID)"
         let question = command.text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !question.isEmpty else {
+            metadata["outcome"] = "usage"
             return jsonResponse(Ephemeral(text: "Usage: `\(command.command) <question>`, e.g. `\(command.command) what is a sliding window?`"))
         }
         // Slash commands carry no event id; the trigger id is unique per invocation.
@@ -64,7 +79,9 @@ struct CommandsController: Sendable {
         ) != nil {
             signal.notify()
             Counter(label: "slack_commands_accepted_total").increment()
-            logger.info("command accepted", metadata: metadata)
+            metadata["outcome"] = "accepted"
+        } else {
+            metadata["outcome"] = "duplicate"
         }
         return jsonResponse(Ephemeral(text: "Thinking…"))
     }

@@ -6,11 +6,13 @@ import Logging
 import Metrics
 
 /// `POST /slack/events`: verify, decide, store, acknowledge. Nothing here waits on Slack or the model: an
-/// accepted event is claimed by its `event_id` and stored as a job in one transaction, then answered 200.
+/// accepted event is claimed by its `event_id` and stored as a job (Slack's own envelope as the payload) in one
+/// transaction, group-committed with its neighbours, then answered 200. One log line per request.
 struct EventsController: Sendable {
     let runtime: CoreRuntime
     let gate: SlackRequestGate
     let directory: InstallationDirectory
+    let claims: ClaimBatcher
     let signal: JobSignal
 
     private var logger: Logger { runtime.logger }
@@ -19,7 +21,17 @@ struct EventsController: Sendable {
         router.post("/slack/events") { request, _ in try await self.receive(request) }
     }
 
+    /// What became of one request, for its log line and counters.
+    private struct Outcome {
+        var result: String
+        var eventID: String?
+        var tenantID: String?
+        var userID: String?
+        var eventType: String?
+    }
+
     func receive(_ incoming: Request) async throws -> Response {
+        let start = ContinuousClock.now
         var request = incoming
         let body = try await gate.verifiedBody(&request)
         guard SlackRequestGate.isJSON(request) else { throw SlackRequestError.unsupportedContentType(expected: "application/json") }
@@ -29,68 +41,67 @@ struct EventsController: Sendable {
         } catch {
             throw SlackRequestError.malformed("body is not a Slack event envelope")
         }
+        let outcome: Outcome
+        var response = Response(status: .ok)
         switch envelope.type {
         case "url_verification":
             guard let challenge = envelope.challenge else { throw SlackRequestError.malformed("url_verification without challenge") }
-            return jsonResponse(["challenge": challenge])
+            response = jsonResponse(["challenge": challenge])
+            outcome = Outcome(result: "url_verification")
         case "event_callback":
-            return try await eventCallback(envelope, retryNum: request.headers[.slackRetryNum])
+            outcome = try await eventCallback(envelope, body: body)
         default:
-            return ignored(reason: "unknown_envelope_type", metadata: ["type": "\(envelope.type)"])
+            outcome = Outcome(result: "ignored:unknown_envelope_type")
         }
+        Self.counter(outcome.result).increment()
+        var metadata: Logger.Metadata = [
+            "status": "200", "duration_ms": "\((ContinuousClock.now - start).milliseconds)", "outcome": "\(outcome.result)",
+        ]
+        if let value = outcome.eventID { metadata["event_id"] = "\(value)" }
+        if let value = outcome.tenantID { metadata["tenant_id"] = "\(value)" }
+        if let value = outcome.userID { metadata["user_id"] = "\(value)" }
+        if let value = outcome.eventType { metadata["event_type"] = "\(value)" }
+        if let retry = request.headers[.slackRetryNum] { metadata["retry_num"] = "\(retry)" }
+        logger.info("POST /slack/events", metadata: metadata)
+        return response
     }
 
-    private func eventCallback(_ envelope: SlackEventEnvelope, retryNum: String?) async throws -> Response {
+    private func eventCallback(_ envelope: SlackEventEnvelope, body: [UInt8]) async throws -> Outcome {
         guard let event = envelope.event, let eventID = envelope.eventID, !eventID.isEmpty else {
             throw SlackRequestError.malformed("event_callback without event or event_id")
         }
-        var metadata: Logger.Metadata = ["event_id": "\(eventID)", "event_type": "\(event.type)"]
-        if let retryNum { metadata["retry_num"] = "\(retryNum)" }
+        var outcome = Outcome(result: "", eventID: eventID, userID: event.user, eventType: event.type)
         let key = envelope.installationKey
         guard let installation = try await directory.find(
             teamID: key.teamID, enterpriseID: key.enterpriseID, isEnterpriseInstall: key.isEnterpriseInstall
         ) else {
-            metadata["team_id"] = "\(key.teamID ?? key.enterpriseID ?? "")"
-            return ignored(reason: "unknown_team", metadata: metadata)
+            outcome.tenantID = key.teamID ?? key.enterpriseID
+            outcome.result = "ignored:unknown_team"
+            return outcome
         }
-        let tenantID = installation.tenantID
-        metadata["tenant_id"] = "\(tenantID)"
-
-        if event.isLifecycle { return try await lifecycle(event, eventID: eventID, installation: installation, metadata: metadata) }
-        guard installation.status == .active else { return ignored(reason: "inactive_team", metadata: metadata) }
-        if let reason = Self.ignoreReason(event, installation: installation) { return ignored(reason: reason, metadata: metadata) }
-
-        // Checked by ignoreReason: user, channel and ts are present.
-        let user = event.user!, channel = event.channel!, ts = event.ts!
-        metadata["user_id"] = "\(user)"
-        let job: AnswerJob
-        if event.isDirectMessage {
-            // A DM is one conversation unless the user replies in a thread.
-            job = AnswerJob(eventID: eventID, tenantID: tenantID, userID: user, channelID: channel, text: event.text ?? "",
-                            replyThreadTS: event.threadTS, memoryThreadTS: event.threadTS ?? "im", command: nil)
-        } else {
-            let thread = event.threadTS ?? ts
-            job = AnswerJob(eventID: eventID, tenantID: tenantID, userID: user, channelID: channel, text: event.text ?? "",
-                            replyThreadTS: thread, memoryThreadTS: thread, command: nil)
+        outcome.tenantID = installation.tenantID
+        if event.isLifecycle {
+            outcome.result = try await lifecycle(event, eventID: eventID, installation: installation)
+            return outcome
         }
-        return try await accept(eventID: eventID, tenantID: tenantID, kind: JobKind.answer, payload: try JobPayload.encode(job),
-                                metadata: metadata)
-    }
-
-    /// Why an event gets no answer, or nil when it does.
-    static func ignoreReason(_ event: SlackEvent, installation: Installation) -> String? {
-        if event.botID != nil { return "bot_message" }
-        if let user = event.user, !installation.botUserID.isEmpty, user == installation.botUserID { return "own_message" }
-        if event.subtype != nil { return "subtype" }
-        // Channel messages that mention the bot also arrive as app_mention; answering both would answer twice.
-        guard event.type == "app_mention" || event.isDirectMessage else { return "unhandled_event_type" }
-        guard event.user != nil, event.channel != nil, event.ts != nil else { return "incomplete_event" }
-        return nil
+        guard installation.status == .active else {
+            outcome.result = "ignored:inactive_team"
+            return outcome
+        }
+        if let reason = AnswerJob.ignoreReason(event, installation: installation) {
+            outcome.result = "ignored:" + reason
+            return outcome
+        }
+        // The payload is Slack's envelope itself (valid UTF-8: it just decoded); the worker derives the reply from it.
+        outcome.result = try await accept(EventClaim(
+            eventID: eventID, tenantID: installation.tenantID, kind: JobKind.event, payload: String(decoding: body, as: UTF8.self)
+        ))
+        return outcome
     }
 
     /// `app_uninstalled` / `tokens_revoked`: deactivate and delete the tokens before acknowledging (idempotent, so a
     /// retry or the other event arriving first changes nothing), then record it durably once.
-    private func lifecycle(_ event: SlackEvent, eventID: String, installation: Installation, metadata: Logger.Metadata) async throws -> Response {
+    private func lifecycle(_ event: SlackEvent, eventID: String, installation: Installation) async throws -> String {
         let tenantID = installation.tenantID
         let revokesBot = event.type == "app_uninstalled" || event.tokens?.bot?.isEmpty == false || event.tokens == nil
         let detail: String
@@ -102,25 +113,24 @@ struct EventsController: Sendable {
             detail = "user tokens revoked for \(event.tokens?.oauth?.joined(separator: ",") ?? "")"
         }
         let job = LifecycleJob(eventID: eventID, tenantID: tenantID, eventType: event.type, detail: detail)
-        return try await accept(eventID: eventID, tenantID: tenantID, kind: JobKind.lifecycle, payload: try JobPayload.encode(job),
-                                metadata: metadata)
+        return try await accept(EventClaim(
+            eventID: eventID, tenantID: tenantID, kind: JobKind.lifecycle, payload: try JobPayload.encode(job)
+        ))
     }
 
-    private func accept(eventID: String, tenantID: String, kind: String, payload: String, metadata: Logger.Metadata) async throws -> Response {
-        guard try await runtime.processedEvents.claimAndEnqueue(eventID: eventID, tenantID: tenantID, kind: kind, payload: payload) != nil else {
-            Counter(label: "slack_events_duplicate_total").increment()
-            logger.info("duplicate event acknowledged", metadata: metadata)
-            return Response(status: .ok)
-        }
+    private func accept(_ claim: EventClaim) async throws -> String {
+        guard try await claims.claim(claim) != nil else { return "duplicate" }
         signal.notify()
-        Counter(label: "slack_events_accepted_total", dimensions: [("kind", kind)]).increment()
-        logger.info("event accepted", metadata: metadata)
-        return Response(status: .ok)
+        return "accepted"
     }
 
-    private func ignored(reason: String, metadata: Logger.Metadata) -> Response {
-        Counter(label: "slack_events_ignored_total", dimensions: [("reason", reason)]).increment()
-        logger.info("event ignored", metadata: metadata.merging(["reason": "\(reason)"]) { $1 })
-        return Response(status: .ok)
+    private static let counters: [String: Counter] = Dictionary(uniqueKeysWithValues: [
+        "accepted", "duplicate", "url_verification", "ignored:unknown_envelope_type", "ignored:unknown_team",
+        "ignored:inactive_team", "ignored:bot_message", "ignored:own_message", "ignored:subtype",
+        "ignored:unhandled_event_type", "ignored:incomplete_event",
+    ].map { ($0, Counter(label: "slack_events_total", dimensions: [("outcome", $0)])) })
+
+    private static func counter(_ outcome: String) -> Counter {
+        counters[outcome] ?? Counter(label: "slack_events_total", dimensions: [("outcome", outcome)])
     }
 }

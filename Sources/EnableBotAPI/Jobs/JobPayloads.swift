@@ -3,7 +3,9 @@ import Foundation
 
 /// The kinds of job the ack path stores and the worker runs.
 enum JobKind {
-    /// Answer a mention, a DM or a slash command with the model.
+    /// A mention or DM: the payload is Slack's event envelope, as received and verified.
+    static let event = "slack.event"
+    /// Answer a slash command (or any prepared `AnswerJob`) with the model.
     static let answer = "slack.answer"
     /// Record an uninstall or token revocation (the tenant is already deactivated on the ack path).
     static let lifecycle = "slack.lifecycle"
@@ -26,6 +28,33 @@ struct AnswerJob: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case eventID = "event_id", tenantID = "tenant_id", userID = "user_id", channelID = "channel_id", text
         case replyThreadTS = "reply_thread_ts", memoryThreadTS = "memory_thread_ts", command
+    }
+}
+
+extension AnswerJob {
+    /// Why an event gets no answer, or nil when it does.
+    static func ignoreReason(_ event: SlackEvent, installation: Installation) -> String? {
+        if event.botID != nil { return "bot_message" }
+        if let user = event.user, !installation.botUserID.isEmpty, user == installation.botUserID { return "own_message" }
+        if event.subtype != nil { return "subtype" }
+        // Channel messages that mention the bot also arrive as app_mention; answering both would answer twice.
+        guard event.type == "app_mention" || event.isDirectMessage else { return "unhandled_event_type" }
+        guard event.user != nil, event.channel != nil, event.ts != nil else { return "incomplete_event" }
+        return nil
+    }
+
+    /// The answer an accepted event asks for: a mention is answered in its thread (`thread_ts`, else its `ts`);
+    /// a DM in the DM, where the conversation is one memory unless the user replies in a thread.
+    init?(eventID: String, tenantID: String, event: SlackEvent) {
+        guard let user = event.user, let channel = event.channel, let ts = event.ts else { return nil }
+        if event.isDirectMessage {
+            self.init(eventID: eventID, tenantID: tenantID, userID: user, channelID: channel, text: event.text ?? "",
+                      replyThreadTS: event.threadTS, memoryThreadTS: event.threadTS ?? "im", command: nil)
+        } else {
+            let thread = event.threadTS ?? ts
+            self.init(eventID: eventID, tenantID: tenantID, userID: user, channelID: channel, text: event.text ?? "",
+                      replyThreadTS: thread, memoryThreadTS: thread, command: nil)
+        }
     }
 }
 

@@ -27,6 +27,27 @@ public struct ProcessedEvents: Sendable {
         }
     }
 
+    /// Many claims in one transaction (group commit for a busy ack path): each is claimed and enqueued exactly
+    /// as by `claimAndEnqueue(eventID:…)`, and all are stored or none is. Returns the job ids in order, nil for
+    /// events claimed before (including earlier in the same batch).
+    public func claimAndEnqueue(_ claims: [EventClaim]) async throws -> [Int64?] {
+        guard !claims.isEmpty else { return [] }
+        let at = now()
+        return try await database.transaction { connection -> [Int64?] in
+            try claims.map { claim -> Int64? in
+                let claimed = try connection.query(
+                    "INSERT INTO processed_events (event_id, tenant_id, received_at) VALUES ($1, $2, $3) ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+                    [.text(claim.eventID), .text(claim.tenantID), .from(at)]
+                )
+                guard !claimed.isEmpty else { return nil }
+                return try JobQueue.enqueue(
+                    on: connection, kind: claim.kind, tenantID: claim.tenantID, payload: claim.payload,
+                    maxAttempts: claim.maxAttempts, at: at
+                )
+            }
+        }
+    }
+
     public func contains(_ eventID: String) async throws -> Bool {
         try await database.queryFirst("SELECT event_id FROM processed_events WHERE event_id = $1", [.text(eventID)]) != nil
     }
@@ -35,5 +56,22 @@ public struct ProcessedEvents: Sendable {
     @discardableResult
     public func purge(olderThan cutoff: Date) async throws -> Int {
         try await database.run("DELETE FROM processed_events WHERE received_at < $1", [.from(cutoff)]).affectedRows
+    }
+}
+
+/// One event to claim and the job to enqueue with it.
+public struct EventClaim: Sendable {
+    public var eventID: String
+    public var tenantID: String
+    public var kind: String
+    public var payload: String
+    public var maxAttempts: Int
+
+    public init(eventID: String, tenantID: String, kind: String, payload: String, maxAttempts: Int = 5) {
+        self.eventID = eventID
+        self.tenantID = tenantID
+        self.kind = kind
+        self.payload = payload
+        self.maxAttempts = maxAttempts
     }
 }
