@@ -93,6 +93,10 @@ public func buildAPIApplication(
         services.append(TokenRefreshService(installations: runtime.installations, tokens: tokens, now: runtime.now, logger: logger))
     }
 
+    if let sqlite = runtime.database as? SQLiteDatabase, sqlite.path != ":memory:" {
+        services.append(SQLiteCheckpointer(database: sqlite, path: sqlite.path, logger: logger))
+    }
+
     let gate = SlackRequestGate(
         verifier: SlackSignatureVerifier(signingSecret: settings.slackSigningSecret, now: now), maxBodyBytes: settings.maxBodyBytes
     )
