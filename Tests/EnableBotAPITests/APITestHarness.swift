@@ -134,7 +134,13 @@ final class APIHarness: Sendable {
         let secrets = [Self.signingSecret, Self.llmKey, settings.slackClientSecret] + tenants.map(\.botToken) + ["xoxb-", "xoxe-"]
         let lines = logs.all
         #expect(!lines.isEmpty, sourceLocation: sourceLocation)
+        let timestamp = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/
         for line in lines {
+            // Every line is one JSON object with the fields SPEC.md names.
+            let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+            #expect(object?["service"] as? String == "api", "not a JSON log line: \(line)", sourceLocation: sourceLocation)
+            #expect((object?["timestamp"] as? String)?.wholeMatch(of: timestamp) != nil, "\(line)", sourceLocation: sourceLocation)
+            #expect(object?["level"] is String && object?["message"] is String, "\(line)", sourceLocation: sourceLocation)
             for secret in secrets {
                 #expect(!line.contains(secret), "a log line holds a secret: \(line)", sourceLocation: sourceLocation)
             }

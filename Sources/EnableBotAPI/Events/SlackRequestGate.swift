@@ -53,8 +53,14 @@ struct SlackRequestGate: Sendable {
         mediaType(request) == "application/json"
     }
 
+    /// The media type without parameters, lowercased (`application/json; charset=utf-8` → `application/json`).
+    /// Plain byte work: this runs on every request.
     private static func mediaType(_ request: Request) -> String? {
-        request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
+        guard let value = request.headers[.contentType] else { return nil }
+        var bytes = value.utf8.prefix { $0 != UInt8(ascii: ";") }[...]
+        while let first = bytes.first, first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") { bytes = bytes.dropFirst() }
+        while let last = bytes.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") { bytes = bytes.dropLast() }
+        return String(decoding: bytes.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }, as: UTF8.self)
     }
 }
 
