@@ -57,6 +57,16 @@ struct InstallFlowTests {
         try await WebChecks.expectNoPlaintextTokens(h)
     }
 
+    @Test("state cookie is Secure when the service is reached over https", arguments: TestDatabaseKind.allCases)
+    func secureCookie(kind: TestDatabaseKind) async throws {
+        let h = try await WebTestHarness.start(kind) { $0.slackRedirectURI = "https://bot.example.com/slack/oauth/callback" }
+        defer { Task { await h.stop() } }
+        let page = try await h.browser().get("/slack/install")
+        let cookie = try #require(page.setCookies.first { $0.hasPrefix("eb_install_state=") })
+        #expect(cookie.contains("Secure") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"))
+        #expect(page.body.contains("redirect_uri=https%3A%2F%2Fbot.example.com%2Fslack%2Foauth%2Fcallback"))
+    }
+
     @Test("access_denied: a friendly cancelled page, nothing stored", arguments: TestDatabaseKind.allCases)
     func accessDenied(kind: TestDatabaseKind) async throws {
         let h = try await WebTestHarness.start(kind)

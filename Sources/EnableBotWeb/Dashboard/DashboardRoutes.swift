@@ -185,14 +185,16 @@ struct DashboardRoutes {
     private func summary(_ installation: Installation) async throws -> [String: Any] {
         let today = try await runtime.usage.today(tenantID: installation.tenantID)
         let month = try await runtime.usage.thisMonth(tenantID: installation.tenantID)
-        return [
+        var row: [String: Any] = [
             "tenantID": installation.tenantID, "teamName": installation.teamName, "status": installation.status.rawValue,
             "orgWide": installation.isEnterpriseInstall, "installedAt": PageRenderer.date(installation.installedAt),
             "eventsToday": today.events, "eventsMonth": month.events,
             "rateLimitedToday": today.rateLimited, "rateLimitedMonth": month.rateLimited,
             "rateLimit": installation.settings.rateLimit?.description ?? "default",
-            "lastError": installation.lastError ?? "",
         ]
+        // Absent rather than empty, so the templates' inverted sections ("none") see it as missing.
+        if let lastError = installation.lastError, !lastError.isEmpty { row["lastError"] = lastError }
+        return row
     }
 
     private func auditRows(tenantID: String?, action: String?, before: Int64?, limit: Int) async throws -> [[String: Any]] {
