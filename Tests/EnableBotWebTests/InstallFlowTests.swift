@@ -57,14 +57,23 @@ struct InstallFlowTests {
         try await WebChecks.expectNoPlaintextTokens(h)
     }
 
-    @Test("state cookie is Secure when the service is reached over https", arguments: TestDatabaseKind.allCases)
+    @Test("over https the state cookie is Secure; user scopes go into the link when set", arguments: TestDatabaseKind.allCases)
     func secureCookie(kind: TestDatabaseKind) async throws {
-        let h = try await WebTestHarness.start(kind) { $0.slackRedirectURI = "https://bot.example.com/slack/oauth/callback" }
+        let h = try await WebTestHarness.start(kind) {
+            $0.slackRedirectURI = "https://bot.example.com/slack/oauth/callback"
+            $0.slackUserScopes = "search:read"
+        }
         defer { Task { await h.stop() } }
         let page = try await h.browser().get("/slack/install")
         let cookie = try #require(page.setCookies.first { $0.hasPrefix("eb_install_state=") })
         #expect(cookie.contains("Secure") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"))
         #expect(page.body.contains("redirect_uri=https%3A%2F%2Fbot.example.com%2Fslack%2Foauth%2Fcallback"))
+        #expect(page.body.contains("user_scope=search%3Aread"))
+        #expect(page.body.contains("On behalf of the person installing"))
+        // Without user scopes the link has no user_scope at all.
+        let plain = try await WebTestHarness.start(kind)
+        defer { Task { await plain.stop() } }
+        #expect(!(try await plain.browser().get("/slack/install").body.contains("user_scope")))
     }
 
     @Test("access_denied: a friendly cancelled page, nothing stored", arguments: TestDatabaseKind.allCases)
