@@ -1,0 +1,57 @@
+import ServiceLifecycle
+
+/// An `HTTPClient` over libcurl's multi interface.
+///
+/// One dedicated thread per client runs every transfer with `curl_multi_poll`, so thousands of requests in flight
+/// cost sockets, not threads, and no blocking C call runs on a Swift concurrency or NIO thread. Connections are
+/// kept in the multi handle's cache and reused across requests to the same host.
+///
+/// Run it as a `Service` (it shuts down on graceful shutdown), or call `shutdown()` when done.
+public final class CurlHTTPClient: HTTPClient, Service, @unchecked Sendable {
+    private let loop: CurlMultiLoop
+    private let maxResponseBytes: Int
+
+    /// - Parameters:
+    ///   - maxResponseBytes: a larger response body fails with `HTTPClientError.responseTooLarge`.
+    ///   - maxConnectionsPerHost: 0 leaves it unlimited; otherwise extra transfers wait in curl for a connection
+    ///     (their timeout keeps running).
+    public init(maxResponseBytes: Int = 8 << 20, maxConnectionsPerHost: Int = 0) {
+        self.maxResponseBytes = maxResponseBytes
+        self.loop = CurlMultiLoop(maxConnectionsPerHost: maxConnectionsPerHost)
+    }
+
+    deinit {
+        loop.shutdown()
+    }
+
+    /// Sends `request`; any status, 4xx and 5xx included, is a response.
+    /// - Throws: `HTTPClientError`: `.cancelled` promptly when the calling task is cancelled.
+    public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let transfer = try CurlTransfer(request: request, maxResponseBytes: maxResponseBytes)
+        let loop = self.loop
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                // Cancelled before it started: install resumed the continuation and curl never saw the handle.
+                guard transfer.install(continuation) else { return transfer.release() }
+                if !loop.submit(transfer) {
+                    transfer.release()
+                    transfer.finish(.failure(.shutDown))
+                }
+            }
+        } onCancel: {
+            loop.cancel(transfer)
+        }
+    }
+
+    /// Waits for graceful shutdown (or cancellation), then shuts the client down.
+    public func run() async throws {
+        try? await gracefulShutdown()
+        shutdown()
+    }
+
+    /// Fails unfinished requests with `.shutDown`, stops the loop thread and waits for it. Later requests fail with
+    /// `.shutDown`. Idempotent.
+    public func shutdown() {
+        loop.shutdown()
+    }
+}
