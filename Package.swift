@@ -110,7 +110,7 @@ let package = Package(
         .testTarget(
             name: "EnableBotWebTests",
             dependencies: [
-                "EnableBotWeb", "TestSupport",
+                "EnableBotWeb", "EnableBotAPI", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

@@ -44,10 +44,6 @@ public func buildAPIApplication(
 ) async throws -> some ApplicationProtocol {
     let settings = runtime.settings
     let logger = runtime.logger
-    // Settings refuse it already; an app built by hand must not start with a secret anyone can sign with.
-    guard !settings.slackSigningSecret.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
-        throw ConfigurationError("SLACK_SIGNING_SECRET", "is empty; it must be the app's signing secret")
-    }
     let now = dependencies.now ?? runtime.now
     var services: [any Service] = []
 

@@ -5,6 +5,8 @@ import Hummingbird
 /// `GET /health` and `GET /metrics`, the same on both services.
 public enum OperationalRoutes {
     public static func add<Context: RequestContext>(to router: Router<Context>, runtime: CoreRuntime, service: ServiceName) {
+        // Metrics must be bootstrapped before the first counter is made, or counters go nowhere.
+        _ = MetricsBootstrap.registry
         router.get("/health") { _, _ -> Response in
             let report = await runtime.healthReport(service: service)
             if !report.isHealthy {

@@ -2,8 +2,9 @@ import CCurl
 import Foundation
 import Synchronization
 
-/// curl_global_init is not thread-safe and must run once, before any other curl call; a global is initialised once.
-private let curlGlobalInit: CURLcode = curl_global_init(Int(CURL_GLOBAL_ALL))
+/// curl_global_init is not thread-safe and must run once, before any other curl call (curl_easy_init would otherwise
+/// run it implicitly, racing); a Swift global is initialised exactly once, thread-safely. Touch it before using curl.
+let curlGlobalInit: CURLcode = curl_global_init(Int(CURL_GLOBAL_ALL))
 
 /// The thread that owns a curl multi handle and drives every transfer of one client with `curl_multi_poll`.
 ///
@@ -108,15 +109,18 @@ final class CurlMultiLoop: @unchecked Sendable {
         let code = curl_multi_add_handle(multi, transfer.easy)
         guard code == CURLM_OK else {
             transfer.release()
-            transfer.finish(.failure(HTTPClientError.transport.with(detail: String(cString: curl_multi_strerror(code)))))
+            let detail = String(cString: curl_multi_strerror(code))
+            transfer.finish(.failure(HTTPClientError.transport.with(detail: detail)))
             return
         }
         active[transfer.easy] = transfer
     }
 
     private func abort(_ transfer: CurlTransfer, with error: HTTPClientError) {
-        // Not active: already finished, or started after this request and so handled by start().
-        guard active.removeValue(forKey: transfer.easy) != nil else { return }
+        // Not active: already finished, or started after this request and so handled by start(). A finished
+        // transfer's handle address may already belong to a newer transfer: compare identity, not the address.
+        guard let current = active[transfer.easy], current === transfer else { return }
+        active[transfer.easy] = nil
         curl_multi_remove_handle(multi, transfer.easy)
         transfer.release()
         transfer.finish(.failure(error))

@@ -27,6 +27,7 @@ final class CurlTransfer: @unchecked Sendable {
 
     init(request: HTTPRequest, maxResponseBytes: Int) throws(HTTPClientError) {
         try Self.validate(request)
+        _ = curlGlobalInit
         guard let easy = curl_easy_init() else { throw HTTPClientError.transport.with(detail: "curl_easy_init failed") }
         self.easy = easy
         self.maxResponseBytes = maxResponseBytes
@@ -93,7 +94,8 @@ final class CurlTransfer: @unchecked Sendable {
             // The size must be set first, or curl would strlen() binary data. COPYPOSTFIELDS copies the bytes.
             try check(ccurl_easy_setopt_off_t(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count)))
             let code = request.body.withUnsafeBytes { bytes in
-                ccurl_easy_setopt_pointer(easy, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress))
+                let pointer = UnsafeMutableRawPointer(mutating: bytes.baseAddress)
+                return ccurl_easy_setopt_pointer(easy, CURLOPT_COPYPOSTFIELDS, pointer)
             }
             try check(code)
         }
@@ -135,7 +137,9 @@ final class CurlTransfer: @unchecked Sendable {
 
     /// Rejects what would corrupt the request line or let a header value inject another header.
     private static func validate(_ request: HTTPRequest) throws(HTTPClientError) {
-        guard isToken(request.method) else { throw HTTPClientError.invalidRequest.with(detail: "method is not a token") }
+        guard isToken(request.method) else {
+            throw HTTPClientError.invalidRequest.with(detail: "method is not a token")
+        }
         guard !request.url.utf8.contains(0) else { throw HTTPClientError.invalidURL }
         for header in request.headers {
             guard isToken(header.name) else { throw HTTPClientError.invalidRequest.with(detail: "bad header name") }

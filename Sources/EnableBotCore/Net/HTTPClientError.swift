@@ -15,7 +15,8 @@ public struct HTTPClientError: Error, CustomStringConvertible, Equatable {
     }
 
     private let kind: Kind
-    /// What curl said, if anything, e.g. "Failed to connect to 127.0.0.1 port 9 after 0 ms: Couldn't connect to server".
+    /// What curl said, if anything, e.g. "Failed to connect to 127.0.0.1 port 9 after 0 ms: Couldn't connect to
+    /// server".
     public let detail: String?
 
     private init(_ kind: Kind, detail: String? = nil) {

@@ -1,0 +1,53 @@
+import EnableBotCore
+
+/// The tenant settings form (`model`, `system_prompt`, `rate_limit`): validation and the audit wording.
+enum SettingsForm {
+    struct Invalid: Error {
+        let message: String
+    }
+
+    static let maxModelLength = 100
+    static let maxPromptLength = 4000
+
+    /// Empty fields mean "the deployment's default" (nil).
+    static func validate(_ form: [String: String]) throws -> TenantSettings {
+        let model = (form["model"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        let allowed = model.utf8.allSatisfy { c in
+            (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z")) || (c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z"))
+                || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || ".-_:/@".utf8.contains(c)
+        }
+        guard model.count <= maxModelLength, allowed else {
+            throw Invalid(message: "The model name may use letters, digits and . - _ : / @, up to \(maxModelLength) characters.")
+        }
+        let prompt = (form["system_prompt"] ?? "").replacingOccurrences(of: "\r\n", with: "\n")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        guard prompt.count <= maxPromptLength else {
+            throw Invalid(message: "The system prompt can be at most \(maxPromptLength) characters long.")
+        }
+        guard !prompt.unicodeScalars.contains(where: { $0.value == 0 }) else {
+            throw Invalid(message: "The system prompt contains a character that cannot be stored.")
+        }
+        let limitText = (form["rate_limit"] ?? "").trimmingCharacters(in: .whitespaces)
+        var rateLimit: RateLimitSpec?
+        if !limitText.isEmpty {
+            guard let parsed = RateLimitSpec(parsing: limitText) else {
+                throw Invalid(message: "The rate limit must look like 50/minute (per second, minute or hour).")
+            }
+            rateLimit = parsed
+        }
+        return TenantSettings(model: model.isEmpty ? nil : model, systemPrompt: prompt.isEmpty ? nil : prompt, rateLimit: rateLimit)
+    }
+
+    /// "model: default → gpt-4o; rate limit: 100/minute → 50/minute; system prompt changed (120 characters)".
+    static func describeChange(from old: TenantSettings, to new: TenantSettings) -> String {
+        var parts: [String] = []
+        if old.model != new.model { parts.append("model: \(old.model ?? "default") → \(new.model ?? "default")") }
+        if old.rateLimit != new.rateLimit {
+            parts.append("rate limit: \(old.rateLimit?.description ?? "default") → \(new.rateLimit?.description ?? "default")")
+        }
+        if old.systemPrompt != new.systemPrompt {
+            parts.append(new.systemPrompt.map { "system prompt changed (\($0.count) characters)" } ?? "system prompt reset to default")
+        }
+        return parts.isEmpty ? "no change" : parts.joined(separator: "; ")
+    }
+}

@@ -1,0 +1,87 @@
+import EnableBotCore
+import Foundation
+import Hummingbird
+import Logging
+
+/// "Sign in with Slack" (OpenID Connect) for a workspace's own admins: `GET /auth/slack` and its callback.
+/// The person must be the installer, or an admin or owner of the workspace per `users.info`.
+struct SignInRoutes {
+    let environment: WebEnvironment
+    static let statePurpose = "signin"
+    static let cookiePath = "/auth/slack"
+
+    func add(to router: Router<WebRequestContext>) {
+        router.get("/auth/slack") { _, _ in try await start() }
+        router.get("/auth/slack/callback") { request, _ in await callback(request) }
+    }
+
+    func start() async throws -> Response {
+        let settings = environment.settings
+        let state = try await environment.runtime.oauthStates.issue(purpose: Self.statePurpose)
+        let params = [
+            ("response_type", "code"), ("scope", "openid profile"), ("client_id", settings.slackClientID),
+            ("state", state), ("redirect_uri", settings.slackOIDCRedirectURI),
+        ]
+        let base = settings.slackOIDCAuthorizeURL
+        var response = Response.redirect(to: base + (base.contains("?") ? "&" : "?") + WebForm.query(params))
+        response.setCookie(environment.cookie(CookieName.signInState, value: state, maxAge: Int(OAuthStateStore.lifetime), path: Self.cookiePath))
+        return response
+    }
+
+    func callback(_ request: Request) async -> Response {
+        var response: Response
+        do {
+            let session = try await signIn(request)
+            response = .redirect(to: "/dashboard")
+            response.setCookie(environment.sessionCookie(session))
+        } catch {
+            let reference = SecureRandom.token(byteCount: 6)
+            let status = FailurePage(error).status.code
+            environment.logger.log(level: status >= 500 ? .error : .info, "sign-in failed", metadata: [
+                "reason": "\(InstallRoutes.reason(error))", "status": "\(status)", "reference": "\(reference)",
+            ])
+            response = environment.renderer.failure(error, reference: reference)
+        }
+        response.setCookie(environment.clearedCookie(CookieName.signInState, path: Self.cookiePath))
+        return response
+    }
+
+    private func signIn(_ request: Request) async throws -> WebSession {
+        let settings = environment.settings
+        let check = OAuthStateCheck(states: environment.runtime.oauthStates, purpose: Self.statePurpose, flow: .signIn)
+        let code = try await check.claim(query: request.queryDictionary, cookie: request.cookies[CookieName.signInState]?.value)
+        let person: SlackOpenIDUserInfo
+        do {
+            let token = try await environment.slack.openIDConnectToken(
+                code: code, redirectURI: settings.slackOIDCRedirectURI,
+                clientID: settings.slackClientID, clientSecret: settings.slackClientSecret
+            )
+            person = try await environment.slack.openIDConnectUserInfo(accessToken: token.accessToken)
+        } catch {
+            throw OAuthStateCheck.slackFailure(error, flow: .signIn)
+        }
+        let installations = environment.runtime.installations
+        guard let installation = try await installations.authorize(
+            teamID: person.teamID, enterpriseID: person.enterpriseID, isEnterpriseInstall: false
+        ) else { throw OAuthError.workspaceNotInstalled }
+
+        if person.userID != installation.installerUserID {
+            guard let botToken = try await installations.tokens(tenantID: installation.tenantID)?.botToken else {
+                throw OAuthError.notWorkspaceAdmin
+            }
+            let info: SlackUserInfo
+            do {
+                info = try await environment.slack.usersInfo(token: botToken, userID: person.userID)
+            } catch {
+                throw OAuthStateCheck.slackFailure(error, flow: .signIn)
+            }
+            guard info.isWorkspaceAdmin else { throw OAuthError.notWorkspaceAdmin }
+        }
+        let session = WebSession.workspaceAdmin(
+            tenantID: installation.tenantID, userID: person.userID, name: person.name ?? person.userID,
+            expiresAt: environment.now().addingTimeInterval(environment.sessionLifetime)
+        )
+        await environment.audit(tenantID: installation.tenantID, actor: session.actor, action: "sign_in", detail: "Sign in with Slack")
+        return session
+    }
+}

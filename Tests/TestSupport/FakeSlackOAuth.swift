@@ -1,0 +1,221 @@
+import EnableBotCore
+import Foundation
+import Hummingbird
+import NIOConcurrencyHelpers
+
+/// A local fake of the Slack Web API methods the install flow and "Sign in with Slack" call
+/// (oauth.v2.access, auth.test, openid.connect.token, openid.connect.userInfo, users.info), over real HTTP.
+/// Tests hand out codes with `issueInstallCode` / `issueSignInCode` and make methods fail with `fail(_:with:)`.
+public final class FakeSlackOAuth: Sendable {
+    /// A workspace (or an Enterprise Grid org, for an org-wide install) that can install the app.
+    public struct Workspace: Sendable {
+        public var teamID: String?
+        public var teamName: String
+        public var enterpriseID: String?
+        public var enterpriseName: String?
+        public var orgWide: Bool
+        public var installerUserID: String
+        /// Members `users.info` reports as admins.
+        public var admins: Set<String>
+        /// Hand out rotating tokens (refresh_token, expires_in).
+        public var rotating: Bool
+        /// Also hand out a user token for the installer.
+        public var userToken: Bool
+
+        public init(
+            teamID: String?, teamName: String, enterpriseID: String? = nil, enterpriseName: String? = nil,
+            orgWide: Bool = false, installerUserID: String = "UINSTALLER", admins: Set<String> = [],
+            rotating: Bool = false, userToken: Bool = false
+        ) {
+            self.teamID = teamID
+            self.teamName = teamName
+            self.enterpriseID = enterpriseID
+            self.enterpriseName = enterpriseName
+            self.orgWide = orgWide
+            self.installerUserID = installerUserID
+            self.admins = admins
+            self.rotating = rotating
+            self.userToken = userToken
+        }
+    }
+
+    struct SignIn: Sendable {
+        var userID: String
+        var teamID: String
+        var enterpriseID: String?
+        var name: String
+    }
+
+    struct State: Sendable {
+        var installCodes: [String: Workspace] = [:]
+        var signInCodes: [String: SignIn] = [:]
+        var signInTokens: [String: SignIn] = [:]
+        /// bot token → the workspace it was issued for
+        var botTokens: [String: Workspace] = [:]
+        var failures: [String: String] = [:]
+        var calls: [String: Int] = [:]
+        /// Every token handed out, so tests can look for them in the database.
+        var issuedTokens: [String] = []
+        var badCredentials = 0
+        /// What the authorize page does for a browser: install this workspace and send it back here.
+        var browserInstall: (workspace: Workspace, callback: String)?
+    }
+
+    public let clientID: String
+    public let clientSecret: String
+    private let state = NIOLockedValueBox(State())
+    private let server: LocalHTTPServer
+
+    /// The Web API root to configure as SLACK_API_BASE_URL.
+    public var apiBaseURL: String { server.baseURL + "/api" }
+    /// Stands in for https://slack.com/oauth/v2/authorize (never called by the server itself).
+    public var authorizeURL: String { server.baseURL + "/oauth/v2/authorize" }
+    public var openIDAuthorizeURL: String { server.baseURL + "/openid/connect/authorize" }
+
+    private init(clientID: String, clientSecret: String, server: LocalHTTPServer) {
+        self.clientID = clientID
+        self.clientSecret = clientSecret
+        self.server = server
+    }
+
+    public static func start(clientID: String = "111.222", clientSecret: String = "fake-client-secret") async throws -> FakeSlackOAuth {
+        let box = NIOLockedValueBox<FakeSlackOAuth?>(nil)
+        let server = try await LocalHTTPServer.start { router in
+            // Slack's authorize page, for a browser: approves at once and redirects back with a code.
+            router.get("/oauth/v2/authorize") { request, _ -> Response in
+                guard let fake = box.withLockedValue({ $0 }),
+                      let target = fake.state.withLockedValue({ $0.browserInstall }) else { return Response(status: .notFound) }
+                let state = request.uri.queryParameters["state"].map(String.init) ?? ""
+                let code = fake.issueInstallCode(target.workspace)
+                let location = target.callback + "?" + FormEncoding.encode([("code", code), ("state", state)])
+                return Response(status: .found, headers: [.location: location])
+            }
+            router.post("/api/{method}") { request, context -> Response in
+                let method = context.parameters.get("method") ?? ""
+                guard let fake = box.withLockedValue({ $0 }) else { return Response(status: .serviceUnavailable) }
+                let body = try await request.body.collect(upTo: 1 << 20)
+                let form = FormEncoding.decode(String(buffer: body)) ?? [:]
+                let authorization = request.headers[.authorization] ?? ""
+                let answer = fake.answer(method: method, form: form, authorization: authorization)
+                return Response(
+                    status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
+                    body: ResponseBody(byteBuffer: ByteBuffer(bytes: Array(answer.utf8)))
+                )
+            }
+        }
+        let fake = FakeSlackOAuth(clientID: clientID, clientSecret: clientSecret, server: server)
+        box.withLockedValue { $0 = fake }
+        return fake
+    }
+
+    public func stop() async { await server.stop() }
+
+    /// A code the next oauth.v2.access exchanges for an install of `workspace`.
+    public func issueInstallCode(_ workspace: Workspace) -> String {
+        let code = "code-" + SecureRandom.token(byteCount: 9)
+        state.withLockedValue { $0.installCodes[code] = workspace }
+        return code
+    }
+
+    /// A code the next openid.connect.token exchanges for `userID` of `teamID`.
+    public func issueSignInCode(userID: String, teamID: String, enterpriseID: String? = nil, name: String = "Test Admin") -> String {
+        let code = "oidc-" + SecureRandom.token(byteCount: 9)
+        state.withLockedValue { $0.signInCodes[code] = SignIn(userID: userID, teamID: teamID, enterpriseID: enterpriseID, name: name) }
+        return code
+    }
+
+    /// Lets a real browser through the authorize page: it installs `workspace` and redirects to `callback`
+    /// (the web app's `/slack/oauth/callback`, whose port is known only once it runs).
+    public func approveBrowserInstalls(of workspace: Workspace, callback: String) {
+        state.withLockedValue { $0.browserInstall = (workspace, callback) }
+    }
+
+    /// Makes `method` answer `ok:false` with `error` from now on.
+    public func fail(_ method: String, with error: String) {
+        state.withLockedValue { $0.failures[method] = error }
+    }
+
+    public func calls(_ method: String) -> Int { state.withLockedValue { $0.calls[method] ?? 0 } }
+    public var issuedTokens: [String] { state.withLockedValue { $0.issuedTokens } }
+
+    private func answer(method: String, form: [String: String], authorization: String) -> String {
+        state.withLockedValue { state in
+            state.calls[method, default: 0] += 1
+            if let error = state.failures[method] { return Self.error(error) }
+            let basic = "Basic " + Data("\(clientID):\(clientSecret)".utf8).base64EncodedString()
+            let bearer = authorization.hasPrefix("Bearer ") ? String(authorization.dropFirst(7)) : ""
+            switch method {
+            case "oauth.v2.access":
+                guard authorization == basic else { state.badCredentials += 1; return Self.error("invalid_client_id") }
+                guard let code = form["code"], let workspace = state.installCodes.removeValue(forKey: code) else {
+                    return Self.error("invalid_code")
+                }
+                return Self.install(workspace, into: &state)
+            case "auth.test":
+                guard let workspace = state.botTokens[bearer] else { return Self.error("invalid_auth") }
+                return Self.json(["ok": true, "team_id": workspace.teamID ?? "", "user_id": "UBOT", "bot_id": "BBOT\(workspace.teamID ?? workspace.enterpriseID ?? "")"])
+            case "openid.connect.token":
+                guard authorization == basic else { state.badCredentials += 1; return Self.error("invalid_client_id") }
+                guard let code = form["code"], let person = state.signInCodes.removeValue(forKey: code) else {
+                    return Self.error("invalid_code")
+                }
+                let token = "xoxp-oidc-" + SecureRandom.token(byteCount: 12)
+                state.signInTokens[token] = person
+                return Self.json(["ok": true, "access_token": token, "token_type": "Bearer", "id_token": "header.payload.signature"])
+            case "openid.connect.userInfo":
+                guard let person = state.signInTokens[bearer] else { return Self.error("invalid_auth") }
+                var info: [String: Any] = [
+                    "ok": true, "sub": person.userID, "https://slack.com/user_id": person.userID,
+                    "https://slack.com/team_id": person.teamID, "name": person.name,
+                ]
+                if let enterprise = person.enterpriseID { info["https://slack.com/enterprise_id"] = enterprise }
+                return Self.json(info)
+            case "users.info":
+                guard let workspace = state.botTokens[bearer] else { return Self.error("invalid_auth") }
+                guard let user = form["user"] else { return Self.error("user_not_found") }
+                let admin = workspace.admins.contains(user)
+                return Self.json(["ok": true, "user": ["id": user, "is_admin": admin, "is_owner": false, "is_primary_owner": false]])
+            default:
+                return Self.error("unknown_method")
+            }
+        }
+    }
+
+    private static func install(_ workspace: Workspace, into state: inout State) -> String {
+        let bot = "xoxb-fake-" + SecureRandom.token(byteCount: 12)
+        state.botTokens[bot] = workspace
+        state.issuedTokens.append(bot)
+        var answer: [String: Any] = [
+            "ok": true, "access_token": bot, "token_type": "bot", "scope": "app_mentions:read,chat:write,users:read",
+            "bot_user_id": "UBOT", "app_id": "AFAKEAPP", "is_enterprise_install": workspace.orgWide,
+        ]
+        answer["team"] = workspace.orgWide ? NSNull() : ["id": workspace.teamID ?? "", "name": workspace.teamName] as Any
+        if let enterprise = workspace.enterpriseID {
+            answer["enterprise"] = ["id": enterprise, "name": workspace.enterpriseName ?? enterprise]
+        } else {
+            answer["enterprise"] = NSNull()
+        }
+        var user: [String: Any] = ["id": workspace.installerUserID, "scope": ""]
+        if workspace.userToken {
+            let token = "xoxp-fake-" + SecureRandom.token(byteCount: 12)
+            state.issuedTokens.append(token)
+            user["access_token"] = token
+            user["token_type"] = "user"
+            user["scope"] = "search:read"
+        }
+        answer["authed_user"] = user
+        if workspace.rotating {
+            let refresh = "xoxe-1-fake-" + SecureRandom.token(byteCount: 12)
+            state.issuedTokens.append(refresh)
+            answer["refresh_token"] = refresh
+            answer["expires_in"] = 43_200
+        }
+        return json(answer)
+    }
+
+    private static func error(_ code: String) -> String { json(["ok": false, "error": code]) }
+
+    private static func json(_ object: [String: Any]) -> String {
+        (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+}
