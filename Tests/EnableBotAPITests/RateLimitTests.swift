@@ -147,8 +147,8 @@ struct RateLimiterTests {
             var model = ReferenceLimiter()
             var ms: Int64 = 0
             for _ in 0..<600 {
-                // Bursts (same millisecond), short gaps, and now and then a pause longer than a window.
-                ms += [0, 0, 1, 37, 250, 900, 4_000, 11_000][Int(random.next() % 8)]
+                // Bursts (same millisecond), short gaps, gaps of exactly a window (the boundary), pauses longer than one.
+                ms += [0, 0, 1, 37, 250, 1_000, 5_000, 11_000][Int(random.next() % 8)]
                 let tenant = ["tenant:A", "tenant:B", "tenant:C"][Int(random.next() % 3)]
                 let keys = [RateLimitKey(tenant, specs[tenant]!), RateLimitKey("global", specs["global"]!)]
                 let at = Self.at(Double(ms) / 1000)
