@@ -12,7 +12,8 @@ public struct APIDependencies: Sendable {
     public var httpClient: (any HTTPClient)?
     /// nil: `OpenAIChatClient` at `LLM_BASE_URL`, or the `OfflineModel` when `Settings.usesOfflineModel`.
     public var llm: (any LLMClient)?
-    /// nil: an `InMemoryRateLimiter`.
+    /// nil: with `REDIS_URL`, a `RedisRateLimiter` shared by all instances (this process's own limits while Redis
+    /// fails); without it, an `InMemoryRateLimiter`.
     public var rateLimiter: (any RateLimiter)?
     /// The clock of the signature window and the rate limits. nil: the runtime's.
     public var now: (@Sendable () -> Date)?
@@ -71,8 +72,11 @@ public func buildAPIApplication(
         installations: runtime.installations, slack: slack, clientID: settings.slackClientID,
         clientSecret: settings.slackClientSecret, auditLog: runtime.auditLog, now: runtime.now, logger: logger
     )
+    let limiter: any RateLimiter = dependencies.rateLimiter
+        ?? runtime.redis.map { FallbackRateLimiter(primary: RedisRateLimiter(client: $0), logger: logger) }
+        ?? InMemoryRateLimiter()
     let handler = AnswerHandler(
-        runtime: runtime, slack: slack, llm: llm, limiter: dependencies.rateLimiter ?? InMemoryRateLimiter(),
+        runtime: runtime, slack: slack, llm: llm, limiter: limiter,
         tokens: tokens, budget: dependencies.budget, now: now
     )
 

@@ -36,10 +36,10 @@ public enum ServiceMain {
             logger.info("stopped")
         } catch {
             logger.critical("stopped with an error: \(error)")
-            await runtime.database.shutdown()
+            await runtime.shutdown()
             exit(1)
         }
-        await runtime.database.shutdown()
+        await runtime.shutdown()
         exit(0)
     }
 }

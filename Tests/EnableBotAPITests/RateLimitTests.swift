@@ -4,18 +4,44 @@ import Foundation
 import Testing
 import TestSupport
 
+/// Every `RateLimiter` the suite runs against. Redis cases use the test Redis with a key prefix of their own,
+/// so cases running in parallel never share a counter.
+enum LimiterKind: String, CaseIterable, Sendable, CustomStringConvertible {
+    case memory
+    case redis
+
+    var description: String { rawValue }
+
+    /// Runs `body` with a fresh limiter of this kind, then closes what it opened.
+    func with(_ body: (any RateLimiter) async throws -> Void) async throws {
+        switch self {
+        case .memory:
+            try await body(InMemoryRateLimiter())
+        case .redis:
+            let client = try TestRedis.client()
+            do {
+                try await body(RedisRateLimiter(client: client, keyPrefix: TestRedis.uniquePrefix()))
+            } catch {
+                await client.shutdown()
+                throw error
+            }
+            await client.shutdown()
+        }
+    }
+}
+
 /// The sliding window, exactly: `N` per `W` seconds admits at most `N` in any `W`-second window. Written against
-/// the `RateLimiter` protocol so a shared (Redis) implementation can run the same cases.
+/// the `RateLimiter` protocol and run over every implementation, so they cannot drift apart.
 @Suite("Rate limiter")
 struct RateLimiterTests {
-    static func limiters() -> [any RateLimiter] { [InMemoryRateLimiter()] }
 
     static let t0 = Date(timeIntervalSince1970: 1_800_000_000)
     static func at(_ seconds: Double) -> Date { t0.addingTimeInterval(seconds) }
 
-    @Test("a burst of N is admitted, N+1 within the window is not, and a slot frees exactly W after its admission")
-    func burst() async throws {
-        for limiter in Self.limiters() {
+    @Test("a burst of N is admitted, N+1 within the window is not, and a slot frees exactly W after its admission",
+          arguments: LimiterKind.allCases)
+    func burst(kind: LimiterKind) async throws {
+        try await kind.with { limiter async throws in
             let key = [RateLimitKey("tenant:T1", RateLimitSpec(limit: 5, windowSeconds: 60))]
             for _ in 0..<5 { #expect(try await limiter.admit(key, at: Self.at(0)) == .admitted) }
             #expect(try await limiter.admit(key, at: Self.at(0)) == .limited(key: "tenant:T1", retryAfter: 60))
@@ -27,9 +53,10 @@ struct RateLimiterTests {
     }
 
     /// Where token buckets and GCRA admit up to 2N: N at the end of one minute, N more at the start of the next.
-    @Test("no 60-second window ever holds more than N admissions (the 2N boundary case)")
-    func boundary() async throws {
-        for limiter in Self.limiters() {
+    @Test("no 60-second window ever holds more than N admissions (the 2N boundary case)",
+          arguments: LimiterKind.allCases)
+    func boundary(kind: LimiterKind) async throws {
+        try await kind.with { limiter async throws in
             let key = [RateLimitKey("tenant:T1", RateLimitSpec(limit: 10, windowSeconds: 60))]
             for i in 0..<10 { #expect(try await limiter.admit(key, at: Self.at(50 + Double(i) * 0.1)).isAdmitted) }
             // 61 s after the start nothing has left the window that began at 50 s… until 110 s.
@@ -40,9 +67,10 @@ struct RateLimiterTests {
         }
     }
 
-    @Test("a steady stream: admissions in every window of a long run never exceed N")
-    func steadyStream() async throws {
-        for limiter in Self.limiters() {
+    @Test("a steady stream: admissions in every window of a long run never exceed N",
+          arguments: LimiterKind.allCases)
+    func steadyStream(kind: LimiterKind) async throws {
+        try await kind.with { limiter async throws in
             let spec = RateLimitSpec(limit: 7, windowSeconds: 10)
             var admitted: [Double] = []
             var t = 0.0
@@ -58,9 +86,10 @@ struct RateLimiterTests {
         }
     }
 
-    @Test("tenants are independent; a refusal by the global limit does not use up the tenant's allowance")
-    func tenantsAndGlobal() async throws {
-        for limiter in Self.limiters() {
+    @Test("tenants are independent; a refusal by the global limit does not use up the tenant's allowance",
+          arguments: LimiterKind.allCases)
+    func tenantsAndGlobal(kind: LimiterKind) async throws {
+        try await kind.with { limiter async throws in
             let global = RateLimitKey("global", RateLimitSpec(limit: 4, windowSeconds: 60))
             let a = RateLimitKey("tenant:A", RateLimitSpec(limit: 2, windowSeconds: 60))
             let b = RateLimitKey("tenant:B", RateLimitSpec(limit: 3, windowSeconds: 60))
@@ -76,14 +105,100 @@ struct RateLimiterTests {
         }
     }
 
-    @Test("one notice per key and window")
-    func notices() async throws {
-        for limiter in Self.limiters() {
+    @Test("one notice per key and window",
+          arguments: LimiterKind.allCases)
+    func notices(kind: LimiterKind) async throws {
+        try await kind.with { limiter async throws in
             #expect(try await limiter.claimNotice("T1:U1", window: 60, at: Self.at(0)))
             #expect(try await limiter.claimNotice("T1:U1", window: 60, at: Self.at(59)) == false)
             #expect(try await limiter.claimNotice("T1:U2", window: 60, at: Self.at(1)))
             #expect(try await limiter.claimNotice("T1:U1", window: 60, at: Self.at(60)))
         }
+    }
+
+    @Test("a refusal by any one of several keys counts in none of them",
+          arguments: LimiterKind.allCases)
+    func allOrNothing(kind: LimiterKind) async throws {
+        try await kind.with { limiter async throws in
+            let user = RateLimitKey("user:U1", RateLimitSpec(limit: 1, windowSeconds: 10))
+            let tenant = RateLimitKey("tenant:A", RateLimitSpec(limit: 3, windowSeconds: 60))
+            let global = RateLimitKey("global", RateLimitSpec(limit: 3, windowSeconds: 60))
+            #expect(try await limiter.admit([tenant, user, global], at: Self.at(0)).isAdmitted)
+            // Refused by the user key, which comes second: the tenant and global keys must not count these.
+            for t in [1.0, 2, 3] {
+                #expect(try await limiter.admit([tenant, user, global], at: Self.at(t)) == .limited(key: "user:U1", retryAfter: 10 - t))
+            }
+            #expect(try await limiter.admit([tenant, global], at: Self.at(4)).isAdmitted)
+            #expect(try await limiter.admit([tenant, global], at: Self.at(5)).isAdmitted)
+            #expect(try await limiter.admit([tenant, global], at: Self.at(6)) == .limited(key: "tenant:A", retryAfter: 54))
+        }
+    }
+
+    /// Random arrivals over three tenants and a global key, decided exactly as a plain list-of-times model does.
+    @Test("random traffic over several keys: every decision matches a reference model; no window exceeds its limit",
+          arguments: LimiterKind.allCases)
+    func matchesReferenceModel(kind: LimiterKind) async throws {
+        let specs = [
+            "tenant:A": RateLimitSpec(limit: 4, windowSeconds: 5), "tenant:B": RateLimitSpec(limit: 2, windowSeconds: 1),
+            "tenant:C": RateLimitSpec(limit: 6, windowSeconds: 10), "global": RateLimitSpec(limit: 8, windowSeconds: 5),
+        ]
+        try await kind.with { limiter async throws in
+            var random = SplitMix64(seed: 0x5EED_1234)
+            var model = ReferenceLimiter()
+            var ms: Int64 = 0
+            for _ in 0..<600 {
+                // Bursts (same millisecond), short gaps, gaps of exactly a window (the boundary), pauses longer than one.
+                ms += [0, 0, 1, 37, 250, 1_000, 5_000, 11_000][Int(random.next() % 8)]
+                let tenant = ["tenant:A", "tenant:B", "tenant:C"][Int(random.next() % 3)]
+                let keys = [RateLimitKey(tenant, specs[tenant]!), RateLimitKey("global", specs["global"]!)]
+                let at = Self.at(Double(ms) / 1000)
+                let expected = model.admit(keys, atMS: ms)
+                let actual = try await limiter.admit(keys, at: at)
+                switch (expected, actual) {
+                case (.admitted, .admitted): break
+                case (.limited(let k1, let r1), .limited(let k2, let r2)) where k1 == k2 && abs(r1 - r2) < 0.0005: break
+                default: Issue.record("at \(ms) ms \(tenant): expected \(expected), got \(actual)"); return
+                }
+            }
+            #expect(model.admissions["global"]!.count > 100)
+            for (name, times) in model.admissions {
+                let spec = specs[name]!
+                for start in times {
+                    #expect(times.filter { $0 >= start && $0 < start + Int64(spec.windowSeconds) * 1000 }.count <= spec.limit)
+                }
+            }
+        }
+    }
+}
+
+/// The sliding window as plainly as it can be said: keep every admission time, count those in (t - W, t].
+struct ReferenceLimiter {
+    var admissions: [String: [Int64]] = [:]
+
+    mutating func admit(_ keys: [RateLimitKey], atMS t: Int64) -> RateLimitDecision {
+        for key in keys {
+            let window = Int64(key.spec.windowSeconds) * 1000
+            let live = (admissions[key.name] ?? []).filter { $0 > t - window }
+            if live.count >= key.spec.limit {
+                let freesAt = live[live.count - key.spec.limit] + window
+                return .limited(key: key.name, retryAfter: Double(freesAt - t) / 1000)
+            }
+        }
+        for key in keys { admissions[key.name, default: []].append(t) }
+        return .admitted
+    }
+}
+
+/// A seeded generator, so a failing random sequence is the same on the next run.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
 

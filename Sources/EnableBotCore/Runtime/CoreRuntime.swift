@@ -2,12 +2,14 @@ import Foundation
 import Logging
 import NIOConcurrencyHelpers
 
-/// What both services and the CLI share once settings are read: the database (migrated), the cipher and
-/// the stores over them. Built once in `main`, passed to the application builders.
+/// What both services and the CLI share once settings are read: the database (migrated), Redis when
+/// `REDIS_URL` is set, the cipher and the stores over them. Built once in `main`, passed to the application builders.
 public struct CoreRuntime: Sendable {
     public let settings: Settings
     public let logger: Logger
     public let database: any Database
+    /// Shared limits across instances; nil without `REDIS_URL` (each process then limits on its own).
+    public let redis: RedisClient?
     public let cipher: any Cipher
     public let now: @Sendable () -> Date
 
@@ -20,10 +22,14 @@ public struct CoreRuntime: Sendable {
     public let usage: UsageCounters
     public let keys: KeyRegistry
 
-    public init(settings: Settings, logger: Logger, database: any Database, now: @escaping @Sendable () -> Date = Date.init) throws {
+    public init(
+        settings: Settings, logger: Logger, database: any Database, redis: RedisClient? = nil,
+        now: @escaping @Sendable () -> Date = Date.init
+    ) throws {
         self.settings = settings
         self.logger = logger
         self.database = database
+        self.redis = redis
         self.now = now
         cipher = try TokenCipher(keys: settings.encryptionKeys)
         installations = InstallationStore(database: database, cipher: cipher, now: now)
@@ -37,32 +43,70 @@ public struct CoreRuntime: Sendable {
     }
 
     /// Opens the database, applies migrations and records the configured key ids: what every process does at start.
+    /// With `REDIS_URL` it also makes the Redis client; an unreachable Redis is a warning, not a refusal to start
+    /// (it may come up after the service): `/health` answers 503 until it answers.
     public static func start(settings: Settings, logger: Logger, now: @escaping @Sendable () -> Date = Date.init) async throws -> CoreRuntime {
         let database = try DatabaseFactory.open(url: settings.databaseURL, poolSize: settings.databasePoolSize, logger: logger)
+        var redis: RedisClient?
         do {
+            if let url = settings.redisURL {
+                let client = try RedisClient(url: url, poolSize: min(settings.databasePoolSize, 8), logger: logger)
+                redis = client
+                do {
+                    try await withTimeout(.seconds(3)) { try await client.ping() }
+                } catch {
+                    logger.warning(
+                        "Redis is not reachable yet; limits fall back to this instance's own and /health reports 503 until it is",
+                        metadata: ["redis": "\(client.configuration.address)", "error": "\(error)"])
+                }
+            }
             try await Migrator.migrate(database, logger: logger)
-            let runtime = try CoreRuntime(settings: settings, logger: logger, database: database, now: now)
+            let runtime = try CoreRuntime(settings: settings, logger: logger, database: database, redis: redis, now: now)
             try await runtime.keys.register(keyIDs: settings.encryptionKeys.map(\.id))
             return runtime
         } catch {
+            await redis?.shutdown()
             await database.shutdown()
             throw error
         }
     }
 
+    /// Closes Redis and the database, in that order (nothing uses Redis once requests have stopped).
+    public func shutdown() async {
+        await redis?.shutdown()
+        await database.shutdown()
+    }
+
     /// The dependency checks `/health` reports.
     public func healthReport(service: ServiceName, timeout: Duration = .seconds(2)) async -> HealthReport {
         var checks: [String: String] = [:]
+        async let redisCheck = redisHealth(timeout: timeout)
         do {
             try await withTimeout(timeout) { [database] in try await database.ping() }
             checks["database"] = "ok"
         } catch {
             checks["database"] = "error"
         }
-        checks["redis"] = settings.redisURL == nil ? "disabled" : "error"
+        checks["redis"] = await redisCheck
         let due = (try? await keys.ages(keyIDs: settings.encryptionKeys.map(\.id), rotationDays: settings.keyRotationDays))?
             .first?.rotationDue ?? false
         return HealthReport(service: service, checks: checks, keyRotationDue: due)
+    }
+}
+
+extension CoreRuntime {
+    /// "disabled" without `REDIS_URL`; otherwise whether Redis answers `PING` in time.
+    private func redisHealth(timeout: Duration) async -> String {
+        guard settings.redisURL != nil else { return "disabled" }
+        // REDIS_URL set but no client: a runtime built by hand without one, so shared limits are not in force.
+        guard let redis else { return "error" }
+        do {
+            try await withTimeout(timeout) { try await redis.ping() }
+            return "ok"
+        } catch {
+            logger.debug("redis health check failed", metadata: ["error": "\(error)"])
+            return "error"
+        }
     }
 }
 
