@@ -20,6 +20,7 @@ struct SQLiteCheckpointer: Service {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 try? await Task.sleep(for: interval)
+                if Task.isCancelled { break }  // shutting down: the last checkpoint happens when SQLite closes
                 do { _ = try await checkpointer.run("PRAGMA wal_checkpoint(PASSIVE)", []) } catch {
                     logger.warning("WAL checkpoint failed", metadata: ["error": "\(error)"])
                 }
