@@ -121,7 +121,9 @@ struct EventFlowTests {
                 slowest = max(slowest, ContinuousClock.now - start)
                 #expect(response.status == .ok)
             }
-            #expect(slowest < .milliseconds(500), "slowest acknowledgement: \(slowest)")
+            // Structural, not a timing target (the benchmark measures latency): an acknowledgement that waited for
+            // the model would take its full 5 s, and no reply can have gone out before all 20 were acknowledged.
+            #expect(slowest < .milliseconds(2500), "slowest acknowledgement: \(slowest)")
             #expect(harness.slack.calls("chat.postMessage").isEmpty)
             await harness.llm.waitForCalls(count: 4)
             #expect(harness.llm.maxInFlight <= 4)

@@ -92,7 +92,7 @@ struct CurlHTTPClientTests {
                 try await client.send(HTTPRequest(url: server.baseURL + "/sleep/2000", timeout: .milliseconds(300)))
             }
             let elapsed = ContinuousClock.now - start
-            #expect(elapsed >= .milliseconds(250) && elapsed < .milliseconds(1200), "took \(elapsed)")
+            #expect(elapsed >= .milliseconds(250) && elapsed < .milliseconds(1900), "took \(elapsed)")  // well before the 2 s answer
         }
     }
 
@@ -136,7 +136,7 @@ struct CurlHTTPClientTests {
             await #expect(throws: HTTPClientError.cancelled) { try await task.value }
             let elapsed = ContinuousClock.now - cancelledAt
             print("CurlHTTPClientTests: cancelled transfer returned \(elapsed) after cancel")
-            #expect(elapsed < .milliseconds(250), "took \(elapsed)")
+            #expect(elapsed < .milliseconds(2000), "took \(elapsed)")  // far before the 5 s answer, even on a loaded machine
             // The client still works afterwards.
             #expect(try await client.send(HTTPRequest(url: server.baseURL + "/echo")).status == 200)
         }
@@ -247,7 +247,7 @@ struct CurlHTTPClientTests {
         for task in pending {
             await #expect(throws: HTTPClientError.shutDown) { try await task.value }
         }
-        #expect(ContinuousClock.now - start < .seconds(1))
+        #expect(ContinuousClock.now - start < .seconds(3))
         client.shutdown()  // idempotent
         await #expect(throws: HTTPClientError.shutDown) {
             try await client.send(HTTPRequest(url: server.baseURL + "/echo"))
