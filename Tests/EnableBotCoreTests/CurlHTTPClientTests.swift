@@ -231,7 +231,9 @@ struct CurlHTTPClientTests {
             print("CurlHTTPClientTests: 1000 concurrent 1 s responses in \(elapsed); threads \(baseline), peak \(peak)")
             #expect(okCount == 1000)
             #expect(elapsed < .seconds(10))
-            #expect(peak < 64)
+            // The count is process-wide and other suites run alongside (their pools, servers, databases), so the
+            // bound only says "not a thread per request": that would be over 1,000.
+            #expect(peak < baseline + 400, "threads \(baseline) → \(peak)")
         }
     }
 
