@@ -34,7 +34,7 @@ struct RedisLimitsTests {
 
     @Test("Redis down: admit and claimNotice throw a typed connection error")
     func redisDown() async throws {
-        let client = try RedisClient(url: "redis://127.0.0.1:\(try TestRedis.closedPort())/0", poolSize: 1, logger: TestLog.logger)
+        let client = try RedisClient(url: "redis://127.0.0.1:\(try FreePort.next())/0", poolSize: 1, logger: TestLog.logger)
         let limiter = RedisRateLimiter(client: client)
         let key = [RateLimitKey("tenant:T1", RateLimitSpec(limit: 5, windowSeconds: 60))]
         let error = await #expect(throws: RedisError.self) { try await limiter.admit(key, at: Self.t0) }

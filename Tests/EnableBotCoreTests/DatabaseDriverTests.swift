@@ -105,6 +105,13 @@ struct DatabaseDriverTests {
         #expect(try await db.queryFirst("PRAGMA foreign_keys")?.int("foreign_keys") == 1)
         #expect(FileManager.default.fileExists(atPath: path))
         await db.shutdown()
+        // The URL form with slashes, `sqlite:///abs/path`, opens the same absolute file.
+        let again = try DatabaseFactory.open(url: "sqlite://" + path, poolSize: 1, logger: TestLog.logger)
+        try await again.query("CREATE TABLE marker (k TEXT)")
+        await again.shutdown()
+        let reopened = try DatabaseFactory.open(url: "sqlite:" + path, poolSize: 1, logger: TestLog.logger)
+        #expect(try await reopened.queryFirst("SELECT COUNT(*) AS n FROM marker")?.int("n") == 0)
+        await reopened.shutdown()
     }
 
     @Test("an unreachable PostgreSQL is a connection error, not a hang")

@@ -121,7 +121,7 @@ struct RedisClientTests {
 
     @Test("Redis down: a typed connection error; the same client works once Redis is back")
     func outage() async throws {
-        let closed = try RedisClient(url: "redis://127.0.0.1:\(try TestRedis.closedPort())/0", poolSize: 2, logger: TestLog.logger)
+        let closed = try RedisClient(url: "redis://127.0.0.1:\(try FreePort.next())/0", poolSize: 2, logger: TestLog.logger)
         defer { Task { await closed.shutdown() } }
         let error = await #expect(throws: RedisError.self) { try await closed.command(["SET", "tenant:T9", "U9"]) }
         #expect(error?.kind == .connection)

@@ -27,24 +27,6 @@ public enum TestRedis {
         "enablebot:test:" + UUID().uuidString.prefix(13).lowercased() + ":"
     }
 
-    /// A loopback port nobody listens on (bound, read, released).
-    public static func closedPort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw DedicatedRedis.Failed(message: "socket() failed") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
-                bind(fd, raw, length) == 0 && getsockname(fd, raw, &length) == 0
-            }
-        }
-        guard bound else { throw DedicatedRedis.Failed(message: "bind() failed") }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
 }
 
 /// A `redis-server` of a test's own on a free loopback port, optionally with a password; stop and start it
@@ -61,7 +43,7 @@ public final class DedicatedRedis: @unchecked Sendable {
     private var process: Process?
 
     public static func start(password: String? = nil) throws -> DedicatedRedis {
-        let server = DedicatedRedis(port: try TestRedis.closedPort(), password: password)
+        let server = DedicatedRedis(port: try FreePort.next(), password: password)
         try server.startServer()
         return server
     }

@@ -138,7 +138,7 @@ public struct Settings: Sendable {
         }
 
         if service == .api {
-            if let secret = rawEnvironmentValue("SLACK_SIGNING_SECRET", env) {
+            if let secret = env["SLACK_SIGNING_SECRET"] {
                 guard !secret.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
                     throw ConfigurationError("SLACK_SIGNING_SECRET", "is empty; it must be the app's signing secret")
                 }
@@ -177,6 +177,4 @@ public struct Settings: Sendable {
         }
         return "\(scheme)://\(host)" + (components.port.map { ":\($0)" } ?? "")
     }
-
-    private static func rawEnvironmentValue(_ name: String, _ env: [String: String]) -> String? { env[name] }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// `N/second`, `N/minute` or `N/hour`: at most `limit` admissions in any window of `windowSeconds`.
 public struct RateLimitSpec: Sendable, Hashable, CustomStringConvertible {
     public let limit: Int
@@ -31,5 +33,3 @@ public struct RateLimitSpec: Sendable, Hashable, CustomStringConvertible {
         }
     }
 }
-
-import Foundation

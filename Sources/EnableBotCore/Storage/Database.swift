@@ -66,8 +66,10 @@ extension Database {
 public enum DatabaseFactory {
     public static func open(url: String, poolSize: Int, logger: Logger) throws -> any Database {
         if url.hasPrefix("sqlite:") {
-            let path = String(url.dropFirst("sqlite:".count)).replacingOccurrences(of: "//", with: "")
-            return try SQLiteDatabase(path: path, logger: logger)
+            // `sqlite:data/x.sqlite` is relative; `sqlite:///abs/x.sqlite` and `sqlite:/abs/x.sqlite` are absolute.
+            var path = Substring(url.dropFirst("sqlite:".count))
+            if path.hasPrefix("//") { path = path.dropFirst(2) }
+            return try SQLiteDatabase(path: String(path), logger: logger)
         }
         if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
             return try PostgresDatabase(url: url, poolSize: poolSize, logger: logger)

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 
 /// One numbered schema change. Statements may differ by dialect (identity columns); the logical schema may not.
@@ -47,5 +48,3 @@ public enum Migrator {
     /// The highest version known to this build.
     public static var latestVersion: Int { SchemaMigrations.all.map(\.version).max() ?? 0 }
 }
-
-import Foundation
