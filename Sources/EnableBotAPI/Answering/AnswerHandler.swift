@@ -21,7 +21,7 @@ struct AnswerHandler: Sendable {
     func handle(_ job: Job) async throws {
         switch job.kind {
         case JobKind.event:
-            let envelope = try JobPayload.decode(SlackEventEnvelope.self, job.payload)
+            let envelope = try SlackEventEnvelope(json: job.payload)
             guard let event = envelope.event, let eventID = envelope.eventID,
                   let answerJob = AnswerJob(eventID: eventID, tenantID: job.tenantID, event: event) else {
                 logger.error("stored event cannot be answered; dropping it", metadata: ["job_id": "\(job.id)"])

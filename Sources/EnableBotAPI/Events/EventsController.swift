@@ -35,11 +35,12 @@ struct EventsController: Sendable {
         var request = incoming
         let body = try await gate.verifiedBody(&request)
         guard SlackRequestGate.isJSON(request) else { throw SlackRequestError.unsupportedContentType(expected: "application/json") }
+        guard let json = String(validating: body, as: UTF8.self) else { throw SlackRequestError.malformed("body is not UTF-8") }
         let envelope: SlackEventEnvelope
         do {
-            envelope = try JSONDecoder().decode(SlackEventEnvelope.self, from: Data(body))
+            envelope = try SlackEventEnvelope(json: json)
         } catch {
-            throw SlackRequestError.malformed("body is not a Slack event envelope")
+            throw SlackRequestError.malformed("body is not a Slack event envelope (\(error))")
         }
         let outcome: Outcome
         var response = Response(status: .ok)
@@ -49,7 +50,7 @@ struct EventsController: Sendable {
             response = jsonResponse(["challenge": challenge])
             outcome = Outcome(result: "url_verification")
         case "event_callback":
-            outcome = try await eventCallback(envelope, body: body)
+            outcome = try await eventCallback(envelope, json: json)
         default:
             outcome = Outcome(result: "ignored:unknown_envelope_type")
         }
@@ -66,7 +67,7 @@ struct EventsController: Sendable {
         return response
     }
 
-    private func eventCallback(_ envelope: SlackEventEnvelope, body: [UInt8]) async throws -> Outcome {
+    private func eventCallback(_ envelope: SlackEventEnvelope, json: String) async throws -> Outcome {
         guard let event = envelope.event, let eventID = envelope.eventID, !eventID.isEmpty else {
             throw SlackRequestError.malformed("event_callback without event or event_id")
         }
@@ -92,9 +93,9 @@ struct EventsController: Sendable {
             outcome.result = "ignored:" + reason
             return outcome
         }
-        // The payload is Slack's envelope itself (valid UTF-8: it just decoded); the worker derives the reply from it.
+        // The payload is Slack's envelope itself; the worker derives the reply from it.
         outcome.result = try await accept(EventClaim(
-            eventID: eventID, tenantID: installation.tenantID, kind: JobKind.event, payload: String(decoding: body, as: UTF8.self)
+            eventID: eventID, tenantID: installation.tenantID, kind: JobKind.event, payload: json
         ))
         return outcome
     }
@@ -134,3 +135,4 @@ struct EventsController: Sendable {
         counters[outcome] ?? Counter(label: "slack_events_total", dimensions: [("outcome", outcome)])
     }
 }
+

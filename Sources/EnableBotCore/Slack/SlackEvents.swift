@@ -1,8 +1,10 @@
 import Foundation
 
 /// The outer JSON Slack POSTs to the events URL: `url_verification`, `event_callback`, or a type we do not use.
-/// Every field is optional and unknown fields are ignored, so Slack adding fields never breaks decoding.
-public struct SlackEventEnvelope: Decodable, Sendable {
+/// Only `type` (and the inner event's `type`) must be present; a field of an unexpected JSON type reads as absent,
+/// and unknown fields are ignored, so Slack adding or changing fields never breaks reading. The body must still be
+/// well-formed JSON throughout.
+public struct SlackEventEnvelope: Sendable, Equatable {
     public var type: String
     public var challenge: String?
     public var teamID: String?
@@ -15,37 +17,55 @@ public struct SlackEventEnvelope: Decodable, Sendable {
     public var authorizations: [Authorization]?
 
     /// Who the event was delivered for; the first entry names the installation.
-    public struct Authorization: Decodable, Sendable {
+    public struct Authorization: Sendable, Equatable {
         public var enterpriseID: String?
         public var teamID: String?
         public var userID: String?
         public var isBot: Bool?
         public var isEnterpriseInstall: Bool?
+    }
 
-        enum CodingKeys: String, CodingKey {
-            case enterpriseID = "enterprise_id", teamID = "team_id", userID = "user_id", isBot = "is_bot"
-            case isEnterpriseInstall = "is_enterprise_install"
+    /// Reads Slack's JSON. Throws `SlackPayloadError` when it is not JSON, or not an envelope (no string `type`,
+    /// an `event` that is not an object with a string `type`).
+    public init(json: String) throws(SlackPayloadError) {
+        do {
+            self = try JSONByteReader.read(json) { try Self(reading: &$0) }
+        } catch let error as JSONByteReader.Malformed {
+            throw SlackPayloadError(reason: error.description)
+        } catch let error as SlackPayloadError {
+            throw error
+        } catch {
+            throw SlackPayloadError(reason: "\(error)")
         }
     }
 
-    enum CodingKeys: String, CodingKey {
-        case type, challenge, event, authorizations
-        case teamID = "team_id", enterpriseID = "enterprise_id", isEnterpriseInstall = "is_enterprise_install"
-        case apiAppID = "api_app_id", eventID = "event_id", eventTime = "event_time"
+    private init(reading reader: inout JSONByteReader) throws {
+        guard try reader.kind() == .object else { throw SlackPayloadError(reason: "not a JSON object") }
+        var type: String?
+        var envelope = SlackEventEnvelope(type: "")
+        try reader.readObject { reader, key in
+            switch key {
+            case "type": type = try reader.readStringIfPresent()
+            case "challenge": envelope.challenge = try reader.readStringIfPresent()
+            case "team_id": envelope.teamID = try reader.readStringIfPresent()
+            case "enterprise_id": envelope.enterpriseID = try reader.readStringIfPresent()
+            case "is_enterprise_install": envelope.isEnterpriseInstall = try reader.readBoolIfPresent()
+            case "api_app_id": envelope.apiAppID = try reader.readStringIfPresent()
+            case "event_id": envelope.eventID = try reader.readStringIfPresent()
+            case "event_time": envelope.eventTime = try reader.readIntegerIfPresent()
+            case "event":
+                if reader.readNull() { envelope.event = nil } else { envelope.event = try SlackEvent(reading: &reader) }
+            case "authorizations": envelope.authorizations = try Authorization.readList(&reader)
+            default: try reader.skipValue()
+            }
+        }
+        guard let type else { throw SlackPayloadError(reason: "no string \"type\"") }
+        envelope.type = type
+        self = envelope
     }
 
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        type = try c.decode(String.self, forKey: .type)
-        challenge = try? c.decodeIfPresent(String.self, forKey: .challenge)
-        teamID = try? c.decodeIfPresent(String.self, forKey: .teamID)
-        enterpriseID = try? c.decodeIfPresent(String.self, forKey: .enterpriseID)
-        isEnterpriseInstall = try? c.decodeIfPresent(Bool.self, forKey: .isEnterpriseInstall)
-        apiAppID = try? c.decodeIfPresent(String.self, forKey: .apiAppID)
-        eventID = try? c.decodeIfPresent(String.self, forKey: .eventID)
-        eventTime = try? c.decodeIfPresent(Int64.self, forKey: .eventTime)
-        event = try c.decodeIfPresent(SlackEvent.self, forKey: .event)
-        authorizations = try? c.decodeIfPresent([Authorization].self, forKey: .authorizations)
+    init(type: String) {
+        self.type = type
     }
 
     /// The team, enterprise and org-wide flag that select the installation: the authorization's when present,
@@ -60,8 +80,45 @@ public struct SlackEventEnvelope: Decodable, Sendable {
     }
 }
 
+extension SlackEventEnvelope.Authorization {
+    /// An array of authorization objects; anything else (or an element that is not an object) reads as absent.
+    static func readList(_ reader: inout JSONByteReader) throws -> [Self]? {
+        guard try reader.kind() == .array else {
+            try reader.skipValue()
+            return nil
+        }
+        var list: [Self]? = []
+        try reader.readArray { reader in
+            guard try reader.kind() == .object else {
+                try reader.skipValue()
+                list = nil
+                return
+            }
+            var entry = Self()
+            try reader.readObject { reader, key in
+                switch key {
+                case "enterprise_id": entry.enterpriseID = try reader.readStringIfPresent()
+                case "team_id": entry.teamID = try reader.readStringIfPresent()
+                case "user_id": entry.userID = try reader.readStringIfPresent()
+                case "is_bot": entry.isBot = try reader.readBoolIfPresent()
+                case "is_enterprise_install": entry.isEnterpriseInstall = try reader.readBoolIfPresent()
+                default: try reader.skipValue()
+                }
+            }
+            list?.append(entry)
+        }
+        return list
+    }
+}
+
+/// Slack sent something that is not the payload it should be (bad JSON, missing `type`).
+public struct SlackPayloadError: Error, CustomStringConvertible {
+    public let reason: String
+    public var description: String { reason }
+}
+
 /// The inner `event` of an `event_callback`: the fields EnableBot reads of messages, mentions and lifecycle events.
-public struct SlackEvent: Codable, Sendable, Equatable {
+public struct SlackEvent: Sendable, Equatable {
     public var type: String
     public var subtype: String?
     public var user: String?
@@ -74,14 +131,9 @@ public struct SlackEvent: Codable, Sendable, Equatable {
     /// `tokens_revoked`: the user ids whose user tokens (`oauth`) and bot tokens (`bot`) were revoked.
     public var tokens: RevokedTokens?
 
-    public struct RevokedTokens: Codable, Sendable, Equatable {
+    public struct RevokedTokens: Sendable, Equatable {
         public var oauth: [String]?
         public var bot: [String]?
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case type, subtype, user, text, channel, ts, tokens
-        case botID = "bot_id", channelType = "channel_type", threadTS = "thread_ts"
     }
 
     public init(
@@ -102,24 +154,71 @@ public struct SlackEvent: Codable, Sendable, Equatable {
     }
 
     /// Lenient: a field of an unexpected JSON type reads as absent rather than failing the whole event.
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        type = try c.decode(String.self, forKey: .type)
-        subtype = try? c.decodeIfPresent(String.self, forKey: .subtype)
-        user = try? c.decodeIfPresent(String.self, forKey: .user)
-        botID = try? c.decodeIfPresent(String.self, forKey: .botID)
-        text = try? c.decodeIfPresent(String.self, forKey: .text)
-        channel = try? c.decodeIfPresent(String.self, forKey: .channel)
-        channelType = try? c.decodeIfPresent(String.self, forKey: .channelType)
-        ts = try? c.decodeIfPresent(String.self, forKey: .ts)
-        threadTS = try? c.decodeIfPresent(String.self, forKey: .threadTS)
-        tokens = try? c.decodeIfPresent(RevokedTokens.self, forKey: .tokens)
+    init(reading reader: inout JSONByteReader) throws {
+        guard try reader.kind() == .object else { throw SlackPayloadError(reason: "\"event\" is not an object") }
+        var type: String?
+        var event = SlackEvent(type: "")
+        try reader.readObject { reader, key in
+            switch key {
+            case "type": type = try reader.readStringIfPresent()
+            case "subtype": event.subtype = try reader.readStringIfPresent()
+            case "user": event.user = try reader.readStringIfPresent()
+            case "bot_id": event.botID = try reader.readStringIfPresent()
+            case "text": event.text = try reader.readStringIfPresent()
+            case "channel": event.channel = try reader.readStringIfPresent()
+            case "channel_type": event.channelType = try reader.readStringIfPresent()
+            case "ts": event.ts = try reader.readStringIfPresent()
+            case "thread_ts": event.threadTS = try reader.readStringIfPresent()
+            case "tokens": event.tokens = try RevokedTokens.read(&reader)
+            default: try reader.skipValue()
+            }
+        }
+        guard let type else { throw SlackPayloadError(reason: "event without a string \"type\"") }
+        event.type = type
+        self = event
     }
 
     public var isDirectMessage: Bool { type == "message" && channelType == "im" }
 
     /// Events that change the installation itself and are handled even for an inactive tenant.
     public var isLifecycle: Bool { type == "app_uninstalled" || type == "tokens_revoked" }
+}
+
+extension SlackEvent.RevokedTokens {
+    /// `{"oauth": [user ids], "bot": [user ids]}`; anything of another shape reads as absent.
+    static func read(_ reader: inout JSONByteReader) throws -> Self? {
+        guard try reader.kind() == .object else {
+            try reader.skipValue()
+            return nil
+        }
+        var tokens = Self()
+        var wellFormed = true
+        try reader.readObject { reader, key in
+            switch key {
+            case "oauth", "bot":
+                var ids: [String]?
+                if !reader.readNull() {
+                    ids = try Self.readIDs(&reader)
+                    if ids == nil { wellFormed = false }
+                }
+                if key == "oauth" { tokens.oauth = ids } else { tokens.bot = ids }
+            default: try reader.skipValue()
+            }
+        }
+        return wellFormed ? tokens : nil
+    }
+
+    private static func readIDs(_ reader: inout JSONByteReader) throws -> [String]? {
+        guard try reader.kind() == .array else {
+            try reader.skipValue()
+            return nil
+        }
+        var ids: [String]? = []
+        try reader.readArray { reader in
+            if let id = try reader.readStringIfPresent() { ids?.append(id) } else { ids = nil }
+        }
+        return ids
+    }
 }
 
 /// A slash command as Slack POSTs it (form-encoded).
