@@ -6,63 +6,87 @@ import NIOConcurrencyHelpers
 /// which stores all of them at once. An idle server writes each claim immediately (no added delay); a busy one
 /// pays one commit per batch instead of one per event. Every caller still gets its answer only once its claim
 /// is durably stored (or the batch failed, and Slack's retry is processed later).
+///
+/// The writer holds the database connection across consecutive batches and hands out each result from the
+/// database's own thread, so a busy ack path does not wait for a scheduler hop between one commit and the next.
 final class ClaimBatcher: Sendable {
-    private struct Pending {
-        var claim: EventClaim
-        var continuation: CheckedContinuation<Int64?, any Error>
-    }
+    private typealias Waiter = CheckedContinuation<Int64?, any Error>
 
     private struct State {
-        var pending: [Pending] = []
+        var pending: [(claim: EventClaim, waiter: Waiter)] = []
+        /// The batch being written, in the order its results come back.
+        var inFlight: [Waiter] = []
         var writing = false
     }
 
     private let events: ProcessedEvents
     private let maxBatch: Int
+    /// Batches written per turn with the connection before other database work gets its turn.
+    private let batchesPerTurn: Int
     private let state = NIOLockedValueBox(State())
 
-    init(events: ProcessedEvents, maxBatch: Int = 256) {
+    init(events: ProcessedEvents, maxBatch: Int = 256, batchesPerTurn: Int = 16) {
         self.events = events
         self.maxBatch = maxBatch
+        self.batchesPerTurn = batchesPerTurn
     }
 
     /// Claims the event and enqueues its job; nil when the event was claimed before.
     func claim(_ claim: EventClaim) async throws -> Int64? {
-        try await withCheckedThrowingContinuation { continuation in
+        try await withCheckedThrowingContinuation { waiter in
             let startWriter = state.withLockedValue { state -> Bool in
-                state.pending.append(Pending(claim: claim, continuation: continuation))
+                state.pending.append((claim, waiter))
                 guard !state.writing else { return false }
                 state.writing = true
                 return true
             }
-            if startWriter { Task { await self.writeBatches() } }
+            // Immediate: the writer runs on this thread up to its first suspension (handing the batch to the
+            // database thread) instead of waiting for the scheduler first.
+            if startWriter { Task.immediate { await self.write() } }
         }
     }
 
-    private func writeBatches() async {
+    private func write() async {
         while true {
-            let batch = state.withLockedValue { state -> [Pending] in
-                let batch = Array(state.pending.prefix(maxBatch))
-                state.pending.removeFirst(batch.count)
-                if batch.isEmpty { state.writing = false }
-                return batch
-            }
-            if batch.isEmpty { return }
             do {
-                let ids = try await events.claimAndEnqueue(batch.map(\.claim))
-                for (pending, id) in zip(batch, ids) { pending.continuation.resume(returning: id) }
-            } catch where batch.count > 1 {
-                // One bad claim must not fail its neighbours: store them one by one.
-                for pending in batch {
-                    do {
-                        pending.continuation.resume(returning: try await events.claimAndEnqueue([pending.claim]).first ?? nil)
-                    } catch {
-                        pending.continuation.resume(throwing: error)
-                    }
-                }
+                let ranDry = try await events.claimAndEnqueue(
+                    batches: { self.nextBatch() }, maxBatches: batchesPerTurn, stored: { self.stored($0) }
+                )
+                if ranDry { return }
             } catch {
-                for pending in batch { pending.continuation.resume(throwing: error) }
+                // The connection could not be had (the database is shutting down): nothing waiting can be stored.
+                let waiters = state.withLockedValue { state -> [Waiter] in
+                    let waiters = state.inFlight + state.pending.map(\.waiter)
+                    state.inFlight = []
+                    state.pending = []
+                    state.writing = false
+                    return waiters
+                }
+                for waiter in waiters { waiter.resume(throwing: error) }
+                return
             }
         }
+    }
+
+    /// The next batch to write, or nil (and the writer stops) when nothing is waiting.
+    private func nextBatch() -> [EventClaim]? {
+        state.withLockedValue { state -> [EventClaim]? in
+            guard !state.pending.isEmpty else {
+                state.writing = false
+                return nil
+            }
+            let batch = state.pending.prefix(maxBatch)
+            state.pending.removeFirst(batch.count)
+            state.inFlight = batch.map(\.waiter)
+            return batch.map(\.claim)
+        }
+    }
+
+    private func stored(_ results: [Result<Int64?, any Error>]) {
+        let waiters = state.withLockedValue { state -> [Waiter] in
+            defer { state.inFlight = [] }
+            return state.inFlight
+        }
+        for (waiter, result) in zip(waiters, results) { waiter.resume(with: result) }
     }
 }

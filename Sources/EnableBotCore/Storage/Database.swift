@@ -17,11 +17,13 @@ public struct SQLResult: Sendable {
     }
 }
 
-/// A connection borrowed for the duration of a transaction. Its methods block, so they are only ever
-/// called on the database's own thread pool, inside `Database.transaction`.
+/// A connection borrowed for the duration of `Database.withConnection` or `Database.transaction`. Its methods
+/// block, so they are only ever called on the database's own thread pool.
 public protocol SQLConnection: AnyObject {
     /// Statements use `$1, $2, …` placeholders on both databases; values are always bound, never spliced in.
     func run(_ sql: String, _ binds: [SQLValue]) throws -> SQLResult
+    /// Runs `body` inside BEGIN … COMMIT on this connection; any thrown error rolls back.
+    func transaction<T>(_ body: (any SQLConnection) throws -> T) throws -> T
 }
 
 extension SQLConnection {
@@ -39,14 +41,20 @@ public protocol Database: Sendable {
     /// Runs one statement on a pooled connection (auto-commit).
     func run(_ sql: String, _ binds: [SQLValue]) async throws -> SQLResult
 
-    /// Runs `body` inside BEGIN … COMMIT on one connection; any thrown error rolls back.
-    func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T
+    /// Runs `body` with one pooled connection held throughout, on the database's own threads. For work that needs
+    /// several transactions back to back without queueing for the connection between them (group commit).
+    func withConnection<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T
 
     /// Closes every connection and stops the threads. Further calls fail.
     func shutdown() async
 }
 
 extension Database {
+    /// Runs `body` inside BEGIN … COMMIT on one connection; any thrown error rolls back.
+    public func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
+        try await withConnection { try $0.transaction(body) }
+    }
+
     @discardableResult
     public func query(_ sql: String, _ binds: [SQLValue] = []) async throws -> [SQLRow] {
         try await run(sql, binds).rows

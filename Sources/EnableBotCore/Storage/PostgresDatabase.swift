@@ -23,18 +23,8 @@ public final class PostgresDatabase: Database {
         try await pool.withConnection { try $0.run(sql, binds, retryIfDropped: true) }
     }
 
-    public func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
-        try await pool.withConnection { connection in
-            _ = try connection.run("BEGIN", [], retryIfDropped: true)
-            do {
-                let result = try body(connection)
-                _ = try connection.run("COMMIT", [], retryIfDropped: false)
-                return result
-            } catch {
-                _ = try? connection.run("ROLLBACK", [], retryIfDropped: false)
-                throw error
-            }
-        }
+    public func withConnection<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
+        try await pool.withConnection { try body($0) }
     }
 
     public func shutdown() async { await pool.shutdown() }
@@ -69,6 +59,18 @@ final class PostgresConnection: SQLConnection {
     func close() {
         PQfinish(handle)
         handle = nil
+    }
+
+    func transaction<T>(_ body: (any SQLConnection) throws -> T) throws -> T {
+        _ = try run("BEGIN", [], retryIfDropped: true)
+        do {
+            let result = try body(self)
+            _ = try run("COMMIT", [], retryIfDropped: false)
+            return result
+        } catch {
+            _ = try? run("ROLLBACK", [], retryIfDropped: false)
+            throw error
+        }
     }
 
     func run(_ sql: String, _ binds: [SQLValue]) throws -> SQLResult {

@@ -32,19 +32,8 @@ public final class SQLiteDatabase: Database {
         try await pool.withConnection { try $0.run(sql, binds) }
     }
 
-    public func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
-        try await pool.withConnection { connection in
-            // IMMEDIATE takes the write lock up front, so two processes cannot both read-then-write.
-            _ = try connection.run("BEGIN IMMEDIATE", [])
-            do {
-                let result = try body(connection)
-                _ = try connection.run("COMMIT", [])
-                return result
-            } catch {
-                _ = try? connection.run("ROLLBACK", [])
-                throw error
-            }
-        }
+    public func withConnection<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
+        try await pool.withConnection { try body($0) }
     }
 
     public func shutdown() async { await pool.shutdown() }
@@ -72,6 +61,19 @@ final class SQLiteConnection: SQLConnection {
             "PRAGMA foreign_keys = ON",
         ] {
             _ = try run(pragma, [])
+        }
+    }
+
+    func transaction<T>(_ body: (any SQLConnection) throws -> T) throws -> T {
+        // IMMEDIATE takes the write lock up front, so two processes cannot both read-then-write.
+        _ = try run("BEGIN IMMEDIATE", [])
+        do {
+            let result = try body(self)
+            _ = try run("COMMIT", [])
+            return result
+        } catch {
+            _ = try? run("ROLLBACK", [])
+            throw error
         }
     }
 

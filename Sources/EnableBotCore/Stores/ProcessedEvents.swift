@@ -14,37 +14,61 @@ public struct ProcessedEvents: Sendable {
     /// retry of a delivery that failed to store is processed, and a retry of a stored one is not.
     /// Returns the job id, or nil when the event was claimed before.
     public func claimAndEnqueue(eventID: String, tenantID: String, kind: String, payload: String, maxAttempts: Int = 5) async throws -> Int64? {
-        let at = now()
-        return try await database.transaction { connection -> Int64? in
-            let claimed = try connection.query(
-                "INSERT INTO processed_events (event_id, tenant_id, received_at) VALUES ($1, $2, $3) ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
-                [.text(eventID), .text(tenantID), .from(at)]
-            )
-            guard !claimed.isEmpty else { return nil }
-            return try JobQueue.enqueue(
-                on: connection, kind: kind, tenantID: tenantID, payload: payload, maxAttempts: maxAttempts, at: at
-            )
-        }
+        try await claimAndEnqueue([
+            EventClaim(eventID: eventID, tenantID: tenantID, kind: kind, payload: payload, maxAttempts: maxAttempts),
+        ])[0]
     }
 
-    /// Many claims in one transaction (group commit for a busy ack path): each is claimed and enqueued exactly
-    /// as by `claimAndEnqueue(eventID:…)`, and all are stored or none is. Returns the job ids in order, nil for
-    /// events claimed before (including earlier in the same batch).
+    /// Many claims in one transaction: each is claimed and enqueued exactly as by `claimAndEnqueue(eventID:…)`,
+    /// and all are stored or none is. Returns the job ids in order, nil for events claimed before (including
+    /// earlier in the same batch).
     public func claimAndEnqueue(_ claims: [EventClaim]) async throws -> [Int64?] {
         guard !claims.isEmpty else { return [] }
         let at = now()
-        return try await database.transaction { connection -> [Int64?] in
-            try claims.map { claim -> Int64? in
-                let claimed = try connection.query(
-                    "INSERT INTO processed_events (event_id, tenant_id, received_at) VALUES ($1, $2, $3) ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
-                    [.text(claim.eventID), .text(claim.tenantID), .from(at)]
-                )
-                guard !claimed.isEmpty else { return nil }
-                return try JobQueue.enqueue(
-                    on: connection, kind: claim.kind, tenantID: claim.tenantID, payload: claim.payload,
-                    maxAttempts: claim.maxAttempts, at: at
-                )
+        return try await database.transaction { try Self.claimAndEnqueue(claims, at: at, on: $0) }
+    }
+
+    /// Group commit for a busy acknowledgement path: holds one connection and stores batch after batch that
+    /// `nextBatch` hands out, each in its own transaction, until it returns nil or `maxBatches` were stored (so other
+    /// work gets the connection in between). `stored` hears each batch's per-claim outcome as soon as it is
+    /// committed, in order; when a whole batch fails, its claims are retried one by one so that one bad claim does
+    /// not fail its neighbours. Returns true when `nextBatch` ran dry.
+    public func claimAndEnqueue(
+        batches nextBatch: @escaping @Sendable () -> [EventClaim]?,
+        maxBatches: Int,
+        stored: @escaping @Sendable ([Result<Int64?, any Error>]) -> Void
+    ) async throws -> Bool {
+        let now = self.now
+        return try await database.withConnection { connection in
+            for _ in 0..<maxBatches {
+                guard let batch = nextBatch() else { return true }
+                do {
+                    let at = now()
+                    let ids = try connection.transaction { try Self.claimAndEnqueue(batch, at: at, on: $0) }
+                    stored(ids.map { .success($0) })
+                } catch where batch.count > 1 {
+                    stored(batch.map { claim in
+                        Result { try connection.transaction { try Self.claimAndEnqueue([claim], at: now(), on: $0) }[0] }
+                    })
+                } catch {
+                    stored([.failure(error)])
+                }
             }
+            return false
+        }
+    }
+
+    private static func claimAndEnqueue(_ claims: [EventClaim], at: Date, on connection: any SQLConnection) throws -> [Int64?] {
+        try claims.map { claim -> Int64? in
+            let claimed = try connection.query(
+                "INSERT INTO processed_events (event_id, tenant_id, received_at) VALUES ($1, $2, $3) ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+                [.text(claim.eventID), .text(claim.tenantID), .from(at)]
+            )
+            guard !claimed.isEmpty else { return nil }
+            return try JobQueue.enqueue(
+                on: connection, kind: claim.kind, tenantID: claim.tenantID, payload: claim.payload,
+                maxAttempts: claim.maxAttempts, at: at
+            )
         }
     }
 
