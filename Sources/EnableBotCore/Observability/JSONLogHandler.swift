@@ -23,42 +23,82 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var fields = metadata
-        if let extra = event.metadata { fields.merge(extra) { _, new in new } }
+        let fields: Logger.Metadata
+        if let extra = event.metadata, !extra.isEmpty {
+            fields = metadata.isEmpty ? extra : metadata.merging(extra) { _, new in new }
+        } else {
+            fields = metadata
+        }
         output.write(Self.render(
-            timestamp: Date(), service: service, level: event.level, message: "\(event.message)", metadata: fields
+            timestamp: Date(), service: service, level: event.level, message: event.message.description, metadata: fields
         ))
     }
 
+    private static let reservedKeys: Set<String> = ["timestamp", "service", "level", "message"]
+
+    /// Built by appending into one buffer: this runs for every request.
     static func render(timestamp: Date, service: String, level: Logger.Level, message: String, metadata: Logger.Metadata) -> String {
-        var line = "{\"timestamp\":\"\(LogTimestamp.iso8601(timestamp))\",\"service\":\(jsonString(service))"
-        line += ",\"level\":\"\(level.rawValue)\",\"message\":\(jsonString(message))"
-        for key in metadata.keys.sorted() where !["timestamp", "service", "level", "message"].contains(key) {
-            line += ",\(jsonString(key)):\(jsonValue(metadata[key]!, key: key))"
+        var line = "{\"timestamp\":\""
+        line.reserveCapacity(160 + message.utf8.count + metadata.count * 32)
+        line += LogTimestamp.iso8601(timestamp)
+        line += "\",\"service\":"
+        appendJSONString(service, to: &line)
+        line += ",\"level\":\""
+        line += level.rawValue
+        line += "\",\"message\":"
+        appendJSONString(message, to: &line)
+        for key in metadata.keys.sorted() where !reservedKeys.contains(key) {
+            line += ","
+            appendJSONString(key, to: &line)
+            line += ":"
+            appendJSONValue(metadata[key]!, key: key, to: &line)
         }
-        return line + "}\n"
+        line += "}\n"
+        return line
     }
 
     /// Numbers stay numbers for the fields log tools aggregate on.
-    private static func jsonValue(_ value: Logger.Metadata.Value, key: String) -> String {
+    private static func appendJSONValue(_ value: Logger.Metadata.Value, key: String, to line: inout String) {
         switch value {
         case .string(let text):
-            if key == "duration_ms" || key == "status", Double(text) != nil { return text }
-            return jsonString(text)
+            if key == "duration_ms" || key == "status", Double(text) != nil { line += text } else { appendJSONString(text, to: &line) }
         case .stringConvertible(let convertible):
             let text = convertible.description
-            if convertible is any BinaryInteger || convertible is any BinaryFloatingPoint { return text }
-            return jsonString(text)
-        case .array(let values): return "[" + values.map { jsonValue($0, key: "") }.joined(separator: ",") + "]"
+            if convertible is any BinaryInteger || convertible is any BinaryFloatingPoint { line += text } else { appendJSONString(text, to: &line) }
+        case .array(let values):
+            line += "["
+            for (index, element) in values.enumerated() {
+                if index > 0 { line += "," }
+                appendJSONValue(element, key: "", to: &line)
+            }
+            line += "]"
         case .dictionary(let dictionary):
-            return "{" + dictionary.keys.sorted().map { "\(jsonString($0)):\(jsonValue(dictionary[$0]!, key: $0))" }
-                .joined(separator: ",") + "}"
+            line += "{"
+            for (index, key) in dictionary.keys.sorted().enumerated() {
+                if index > 0 { line += "," }
+                appendJSONString(key, to: &line)
+                line += ":"
+                appendJSONValue(dictionary[key]!, key: key, to: &line)
+            }
+            line += "}"
         }
     }
 
     static func jsonString(_ text: String) -> String {
-        var out = "\""
-        out.reserveCapacity(text.utf8.count + 2)
+        var out = ""
+        appendJSONString(text, to: &out)
+        return out
+    }
+
+    static func appendJSONString(_ text: String, to out: inout String) {
+        // Most values (ids, outcomes, numbers) need no escaping: one scan, one append. 0xE2 leads U+2028/U+2029.
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 == 0xE2 }) {
+            out += "\""
+            out += text
+            out += "\""
+            return
+        }
+        out += "\""
         for scalar in text.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""
@@ -71,7 +111,7 @@ public struct JSONLogHandler: LogHandler {
             default: out.unicodeScalars.append(scalar)
             }
         }
-        return out + "\""
+        out += "\""
     }
 }
 
@@ -108,11 +148,16 @@ public final class LogOutput: @unchecked Sendable {
 
     /// Unbuffered, so a line is out before a crash or a SIGKILL.
     static func writeAll(_ line: String, to descriptor: Int32) {
-        var bytes = Array(line.utf8)[...]
-        while !bytes.isEmpty {
-            let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
-            if written <= 0 { return }
-            bytes = bytes.dropFirst(written)
+        var line = line
+        line.withUTF8 { bytes in
+            guard let base = bytes.baseAddress else { return }
+            var offset = 0
+            while offset < bytes.count {
+                let written = Glibc.write(descriptor, base + offset, bytes.count - offset)
+                if written < 0, errno == EINTR { continue }
+                if written <= 0 { return }
+                offset += written
+            }
         }
     }
 
