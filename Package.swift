@@ -74,7 +74,7 @@ let package = Package(
         .executableTarget(name: "enablebot-web", dependencies: ["EnableBotWeb", "EnableBotHTTP"], swiftSettings: swiftSettings),
         .executableTarget(name: "enablebot-api", dependencies: ["EnableBotAPI", "EnableBotHTTP"], swiftSettings: swiftSettings),
         // The API benchmark's helper: seeds tenants, writes signed requests (benchmarks/api-ack.sh).
-        .executableTarget(name: "enablebot-bench", dependencies: ["EnableBotCore"], swiftSettings: swiftSettings),
+        .executableTarget(name: "enablebot-bench", dependencies: ["EnableBotCore", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")], swiftSettings: swiftSettings),
         .executableTarget(
             name: "enablebot",
             dependencies: [

@@ -37,8 +37,8 @@ end
 
 -- Prints latency percentiles in microseconds for the driver script to parse.
 function done(summary, latency, requests)
-   io.write(string.format("RESULT requests=%d duration_us=%d errors=%d non2xx=%d rps=%.1f p50_us=%d p90_us=%d p99_us=%d max_us=%d\n",
+   io.write(string.format("RESULT requests=%d duration_us=%d errors=%d non2xx=%d rps=%.1f p50_us=%d p90_us=%d p99_us=%d max_us=%d mean_us=%d\n",
       summary.requests, summary.duration, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
       summary.errors.status, summary.requests / (summary.duration / 1e6),
-      latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
+      latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max, latency.mean))
 end

@@ -3,6 +3,11 @@
 //
 //   enablebot-bench seed --tenants N
 //   enablebot-bench requests --tenants N --count M --out FILE [--prefix P]
+//   enablebot-bench load --port P --requests FILE --rate R --seconds S [--connections C] [--path /slack/events]
+//
+// `load` is an open-loop load generator for latency below saturation: it sends the file's requests at a fixed
+// rate however fast the server answers, and measures each latency from the moment the request was due (so a
+// stalled server cannot hide its stall by delaying the requests behind it).
 //
 // Reads DATABASE_URL, ENCRYPTION_KEYS and SLACK_SIGNING_SECRET like the services do.
 import EnableBotCore
@@ -65,6 +70,25 @@ case "requests":
     try out.write(toFile: path, atomically: true, encoding: .utf8)
     print("wrote \(count) signed requests for \(tenants) tenants to \(path)")
 
+case "load":
+    let port = UInt16(option("--port")) ?? 0
+    let rate = Double(option("--rate")) ?? 1000
+    let seconds = Double(option("--seconds", default: "10")) ?? 10
+    let connections = Int(option("--connections", default: "8")) ?? 8
+    let path = option("--path", default: "/slack/events")
+    let lines = try String(contentsOfFile: option("--requests"), encoding: .utf8).split(separator: "\n")
+    let total = min(lines.count, Int(rate * seconds))
+    let requests: [[UInt8]] = lines.prefix(total).map { line in
+        let fields = line.split(separator: "\t", maxSplits: 2)
+        let body = Array(fields[2].utf8)
+        return Array((
+            "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                + "X-Slack-Request-Timestamp: \(fields[0])\r\nX-Slack-Signature: \(fields[1])\r\nContent-Length: \(body.count)\r\n\r\n"
+        ).utf8) + body
+    }
+    let result = OpenLoopLoad(port: port, requests: requests, rate: rate, connections: connections).run()
+    print(result)
+
 default:
-    Logging.fail(service: .cli, "usage: enablebot-bench seed --tenants N | requests --tenants N --count M --out FILE")
+    Logging.fail(service: .cli, "usage: enablebot-bench seed | requests | load (see the header of main.swift)")
 }
