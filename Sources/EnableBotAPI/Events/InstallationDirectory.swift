@@ -6,6 +6,12 @@ import NIOConcurrencyHelpers
 /// read the database for every event of a busy tenant. Staleness is harmless: the worker reads the installation
 /// again before doing anything, and lifecycle events drop the entry at once.
 final class InstallationDirectory: Sendable {
+    private struct Key: Hashable {
+        var teamID: String?
+        var enterpriseID: String?
+        var isEnterpriseInstall: Bool
+    }
+
     private struct Entry {
         var installation: Installation?
         var expires: ContinuousClock.Instant
@@ -14,7 +20,7 @@ final class InstallationDirectory: Sendable {
     private let store: InstallationStore
     private let ttl: Duration
     private let missTTL: Duration
-    private let cache = NIOLockedValueBox<[String: Entry]>([:])
+    private let cache = NIOLockedValueBox<[Key: Entry]>([:])
 
     init(store: InstallationStore, ttl: Duration = .seconds(5), missTTL: Duration = .seconds(1)) {
         self.store = store
@@ -23,7 +29,7 @@ final class InstallationDirectory: Sendable {
     }
 
     func find(teamID: String?, enterpriseID: String?, isEnterpriseInstall: Bool) async throws -> Installation? {
-        let key = "\(teamID ?? "")|\(enterpriseID ?? "")|\(isEnterpriseInstall)"
+        let key = Key(teamID: teamID, enterpriseID: enterpriseID, isEnterpriseInstall: isEnterpriseInstall)
         let now = ContinuousClock.now
         if let entry = cache.withLockedValue({ $0[key] }), entry.expires > now { return entry.installation }
         let found = try await store.authorize(teamID: teamID, enterpriseID: enterpriseID, isEnterpriseInstall: isEnterpriseInstall)
@@ -37,7 +43,9 @@ final class InstallationDirectory: Sendable {
     /// Forgets everything about `tenantID` (after an uninstall or revocation).
     func invalidate(tenantID: String) {
         cache.withLockedValue { cache in
-            cache = cache.filter { $0.value.installation?.tenantID != tenantID && !$0.key.contains(tenantID) }
+            cache = cache.filter {
+                $0.value.installation?.tenantID != tenantID && $0.key.teamID != tenantID && $0.key.enterpriseID != tenantID
+            }
         }
     }
 }

@@ -18,9 +18,17 @@ extension SQLValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Exp
 extension SQLValue {
     /// PostgreSQL cannot store NUL in text, so neither driver accepts it: both backends behave the same.
     static func rejectingNUL(_ binds: [SQLValue]) throws {
-        for case .text(let text) in binds where text.utf8.contains(0) {
+        for case .text(let text) in binds where containsNUL(text) {
             throw DatabaseError(.query, "text values cannot contain NUL characters")
         }
+    }
+
+    /// memchr over the contiguous UTF-8 of a native string (every bound job payload passes here).
+    private static func containsNUL(_ text: String) -> Bool {
+        text.utf8.withContiguousStorageIfAvailable { bytes in
+            guard let base = bytes.baseAddress else { return false }
+            return memchr(base, 0, bytes.count) != nil
+        } ?? text.utf8.contains(0)
     }
 
     public static func from(_ value: String?) -> SQLValue { value.map(SQLValue.text) ?? .null }

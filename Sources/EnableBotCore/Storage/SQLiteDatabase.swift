@@ -101,10 +101,8 @@ final class SQLiteConnection: SQLConnection {
             case .real(let real): code = sqlite3_bind_double(statement, index, real)
             case .text(let text):
                 // Bound with its byte length, so a NUL inside the text is kept rather than cutting it short.
-                let bytes = text.utf8CString
-                code = bytes.withUnsafeBufferPointer {
-                    csqlite_bind_text_transient(statement, index, $0.baseAddress, Int32($0.count - 1))
-                }
+                // A native string lends its UTF-8 without a copy (SQLite copies it: TRANSIENT).
+                code = text.withCString { csqlite_bind_text_transient(statement, index, $0, Int32(text.utf8.count)) }
             }
             guard code == SQLITE_OK else { throw error(code: code, handle: handle) }
         }
