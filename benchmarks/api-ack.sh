@@ -6,7 +6,8 @@
 # 1. Throughput at saturation: validly signed event_callback requests with distinct event_ids across 200 tenants
 #    (wrk + signed-requests.lua) against POST /slack/events, and the same bodies against the bare reference route
 #    POST /bench/bare (registered only with ENABLEBOT_BENCH_ROUTE=1) of the same server, in the same run.
-# 2. Latency below saturation: the same, with 4 connections.
+# 2. Latency below saturation: an open-loop load at fixed rates (enablebot-bench load: 8 connections, latency from
+#    each request's due time), the same rates against both routes.
 # 3. RSS with 1,000 model calls in flight: MAX_WORKERS=1000, a fake model answering after 10 s.
 # 4. Background throughput: 2,000 events with a fake model answering after 100 ms at the default MAX_WORKERS=4.
 # Set BENCH_DATABASE_URL=postgres://... to run against PostgreSQL instead (an empty database; the phases
@@ -78,23 +79,30 @@ run_wrk "$warm" 0 16 2 >/dev/null
 sat_events=$(requests Sat $((seconds * 40000)))
 bare=$(run_wrk "$sat_events" 1 "$connections" "$seconds")
 events=$(run_wrk "$sat_events" 0 "$connections" "$seconds")
-low_events=$(requests Low $((seconds * 20000)))
-bare_low=$(run_wrk "$low_events" 1 4 "$seconds")
-events_low=$(run_wrk "$low_events" 0 4 "$seconds")
-non2xx=$(( $(field "$events" non2xx) + $(field "$events_low" non2xx) ))
+non2xx=$(field "$events" non2xx)
 rss_after_ack=$(awk '/VmRSS/ {print $2}' /proc/$api_pid/status)
-stop_api
 
 printf '\n%-34s %12s %10s %10s %10s\n' "run" "req/s" "p50 ms" "p99 ms" "max ms"
-for name in bare events bare_low events_low; do
-    r=${!name}
-    printf '%-34s %12s %10s %10s %10s\n' "$name ($( [[ $name == *low ]] && echo 4 || echo "$connections") conns)" \
-        "$(field "$r" rps)" "$(ms "$(field "$r" p50_us)")" "$(ms "$(field "$r" p99_us)")" "$(ms "$(field "$r" max_us)")"
-done
+row() { printf '%-34s %12s %10s %10s %10s\n' "$1" "$(field "$2" rps)" "$(ms "$(field "$2" p50_us)")" "$(ms "$(field "$2" p99_us)")" "$(ms "$(field "$2" max_us)")"; }
+row "bare ($connections conns, closed loop)" "$bare"
+row "events ($connections conns, closed loop)" "$events"
 ratio=$(awk -v a="$(field "$events" rps)" -v b="$(field "$bare" rps)" 'BEGIN { printf "%.0f", 100 * a / b }')
-p99ratio=$(awk -v a="$(field "$events_low" p99_us)" -v b="$(field "$bare_low" p99_us)" 'BEGIN { printf "%.2f", a / b }')
+
+latency_lines=""
+for rate in ${BENCH_RATES:-500 1000 2000}; do
+    bare_rate=$("$bin/enablebot-bench" load --port "$API_PORT" --requests "$(requests "BareR$rate" $((rate * seconds)))" \
+        --path /bench/bare --rate "$rate" --seconds "$seconds" --connections 8 | grep '^RESULT')
+    events_rate=$("$bin/enablebot-bench" load --port "$API_PORT" --requests "$(requests "R$rate" $((rate * seconds)))" \
+        --path /slack/events --rate "$rate" --seconds "$seconds" --connections 8 | grep '^RESULT')
+    non2xx=$(( non2xx + $(field "$events_rate" non2xx) ))
+    row "bare (open loop, $rate/s)" "$bare_rate"
+    row "events (open loop, $rate/s)" "$events_rate"
+    p99ratio=$(awk -v a="$(field "$events_rate" p99_us)" -v b="$(field "$bare_rate" p99_us)" 'BEGIN { printf "%.2f", a / b }')
+    latency_lines+="  at $rate/s: events p99 $(ms "$(field "$events_rate" p99_us)") ms = ${p99ratio}x the bare route's $(ms "$(field "$bare_rate" p99_us)") ms"$'\n'
+done
 echo "ack throughput: ${ratio}% of the bare route (target >= 60%); non-2xx acks: $non2xx"
-echo "p99 below saturation: $(ms "$(field "$events_low" p99_us)") ms = ${p99ratio}x the bare route (targets <= 2x, < 10 ms)"
+echo "p99 below saturation (targets <= 2x the bare route, < 10 ms):"
+printf '%s' "$latency_lines"
 echo "RSS after the ack runs: $((rss_after_ack / 1024)) MB"
 
 # Phase 3: 1,000 model calls in flight.
