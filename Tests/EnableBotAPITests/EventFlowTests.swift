@@ -232,7 +232,8 @@ struct EventFlowTests {
         await harness.shutdown()
     }
 
-    @Test("a Slack 5xx fails the job, which is retried and then replies once", arguments: TestDatabaseKind.allCases)
+    @Test("a Slack 5xx fails the job, which is retried and then replies once, without asking the model again",
+          arguments: TestDatabaseKind.allCases)
     func jobRetry(kind: TestDatabaseKind) async throws {
         let harness = try await APIHarness.make(kind)
         harness.slack.script("chat.postMessage", .status(503))
@@ -241,8 +242,13 @@ struct EventFlowTests {
             await harness.slack.waitForCalls("chat.postMessage", count: 2)
             try await Task.sleep(for: .milliseconds(300))
         }
-        #expect(harness.slack.calls("chat.postMessage").count == 2)
+        let posts = harness.slack.calls("chat.postMessage")
+        #expect(posts.count == 2)
+        #expect(posts.map { $0.fields["text"] }.count { $0 == posts[0].fields["text"] } == 2, "the same reply both times")
+        #expect(harness.llm.calls.count == 1)
         #expect(try await harness.runtime.jobs.count(status: .done) == 1)
+        // The question and the answer are remembered once, after the post that worked.
+        #expect(try await harness.runtime.database.queryFirst("SELECT COUNT(*) AS n FROM chat_memory")?.int("n") == 2)
         await harness.shutdown()
     }
 

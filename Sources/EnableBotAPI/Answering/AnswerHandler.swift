@@ -27,14 +27,14 @@ struct AnswerHandler: Sendable {
                 logger.error("stored event cannot be answered; dropping it", metadata: ["job_id": "\(job.id)"])
                 return
             }
-            try await answer(answerJob)
-        case JobKind.answer: try await answer(try JobPayload.decode(AnswerJob.self, job.payload))
+            try await answer(answerJob, jobID: job.id)
+        case JobKind.answer: try await answer(try JobPayload.decode(AnswerJob.self, job.payload), jobID: job.id)
         case JobKind.lifecycle: try await recordLifecycle(try JobPayload.decode(LifecycleJob.self, job.payload))
         default: logger.error("unknown job kind; dropping it", metadata: ["job_kind": "\(job.kind)", "job_id": "\(job.id)"])
         }
     }
 
-    func answer(_ job: AnswerJob) async throws {
+    func answer(_ job: AnswerJob, jobID: Int64) async throws {
         var log = logger
         log[metadataKey: "tenant_id"] = "\(job.tenantID)"
         log[metadataKey: "user_id"] = "\(job.userID)"
@@ -43,6 +43,14 @@ struct AnswerHandler: Sendable {
               installation.status == .active else {
             Counter(label: "slack_events_ignored_total", dimensions: [("reason", "inactive_team")]).increment()
             log.info("tenant inactive or gone; not answering")
+            return
+        }
+        let question = Prompt.question(from: job.text, botUserID: installation.botUserID, limit: budget.maxMessageCharacters)
+        if let reply = job.reply {
+            // A retry after the reply was decided (the post failed): no second model call, no second admission.
+            log.info("posting the reply decided by an earlier attempt")
+            try await postAndRemember(job, question: question, text: reply, remember: job.remembersReply == true,
+                                      installation: installation, log: log)
             return
         }
         try await runtime.usage.increment(tenantID: job.tenantID, .events)
@@ -58,7 +66,6 @@ struct AnswerHandler: Sendable {
             return
         }
 
-        let question = Prompt.question(from: job.text, botUserID: installation.botUserID, limit: budget.maxMessageCharacters)
         let text: String
         var remember = false
         if question.isEmpty {
@@ -95,6 +102,18 @@ struct AnswerHandler: Sendable {
             }
         }
 
+        // Kept with the job before posting: if the post fails, the retry sends this reply rather than paying for
+        // (and possibly differing in) a second model call.
+        var decided = job
+        decided.reply = text
+        decided.remembersReply = remember
+        try await runtime.jobs.saveProgress(jobID, kind: JobKind.answer, payload: try JobPayload.encode(decided))
+        try await postAndRemember(job, question: question, text: text, remember: remember, installation: installation, log: log)
+    }
+
+    private func postAndRemember(
+        _ job: AnswerJob, question: String, text: String, remember: Bool, installation: Installation, log: Logger
+    ) async throws {
         guard try await post(job, text: text, installation: installation, log: log) else { return }
         if remember, let thread = job.memoryThreadTS {
             try await runtime.chatMemory.append(

@@ -24,10 +24,16 @@ struct AnswerJob: Codable, Sendable, Equatable {
     var memoryThreadTS: String?
     /// The slash command that asked, if any: the answer then says who asked what.
     var command: String?
+    /// The reply, once the model has given it (or the apology): a retry after a failed post sends this instead of
+    /// asking the model again.
+    var reply: String?
+    /// Whether `reply` is the model's answer, to be kept as a turn of the thread's memory once posted.
+    var remembersReply: Bool?
 
     enum CodingKeys: String, CodingKey {
         case eventID = "event_id", tenantID = "tenant_id", userID = "user_id", channelID = "channel_id", text
         case replyThreadTS = "reply_thread_ts", memoryThreadTS = "memory_thread_ts", command
+        case reply, remembersReply = "remembers_reply"
     }
 }
 

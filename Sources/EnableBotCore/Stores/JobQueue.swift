@@ -102,6 +102,15 @@ public struct JobQueue: Sendable {
         }
     }
 
+    /// Replaces a leased job's kind and payload with what it has achieved so far (e.g. the model's answer), so a
+    /// retry carries on from there instead of repeating it.
+    public func saveProgress(_ id: Int64, kind: String, payload: String) async throws {
+        try await database.query(
+            "UPDATE jobs SET kind = $2, payload = $3, updated_at = $4 WHERE id = $1 AND status = 'queued'",
+            [.integer(id), .text(kind), .text(payload), .from(now())]
+        )
+    }
+
     /// Gives a leased job back untouched (its worker is stopping): claimable at once, the attempt not counted.
     public func release(_ id: Int64) async throws {
         try await database.query(
