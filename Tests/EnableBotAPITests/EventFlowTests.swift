@@ -307,6 +307,33 @@ struct EventFlowTests {
         await harness.shutdown()
     }
 
+    @Test("tokens_revoked naming only the installer's user token deletes that token and keeps the bot answering",
+          arguments: TestDatabaseKind.allCases)
+    func userTokenRevoked(kind: TestDatabaseKind) async throws {
+        let harness = try await APIHarness.make(kind)
+        var installation = try #require(try await harness.runtime.installations.find(tenantID: "T1"))
+        installation.installerUserID = "UINSTALL"
+        try await harness.runtime.installations.save(
+            installation, tokens: InstallationTokens(botToken: harness.tenant("T1").botToken, userToken: "xoxp-installer")
+        )
+        let revoke = SlackRequests.envelope(eventID: "EvUSR", team: "T1", event: [
+            "type": "tokens_revoked", "tokens": ["oauth": ["UINSTALL"]]])
+        try await harness.run { client in
+            #expect(try await client.postEvent(revoke).status == .ok)
+            #expect(try await client.postEvent(SlackRequests.mention(eventID: "EvSTILL")).status == .ok)
+            await harness.slack.waitForCalls("chat.postMessage")
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let tokens = try #require(try await harness.runtime.installations.tokens(tenantID: "T1"))
+        #expect(tokens.userToken == nil)
+        #expect(tokens.botToken == harness.tenant("T1").botToken)
+        #expect(try await harness.runtime.installations.find(tenantID: "T1")?.status == .active)
+        #expect(harness.slack.calls("chat.postMessage").count == 1)
+        let details = try await harness.runtime.auditLog.recent(tenantID: "T1").filter { $0.action == "tokens_revoked" }.map(\.detail)
+        #expect(details == ["user token of UINSTALL deleted"])
+        await harness.shutdown()
+    }
+
     @Test("Slack answering invalid_auth marks the installation inactive and audits it", arguments: TestDatabaseKind.allCases)
     func invalidAuth(kind: TestDatabaseKind) async throws {
         let harness = try await APIHarness.make(kind)

@@ -111,7 +111,13 @@ struct EventsController: Sendable {
             directory.invalidate(tenantID: tenantID)
             detail = "installation inactive, tokens deleted"
         } else {
-            detail = "user tokens revoked for \(event.tokens?.oauth?.joined(separator: ",") ?? "")"
+            // Only user tokens: the one we hold is the installing user's; the bot stays installed and active.
+            let users = event.tokens?.oauth ?? []
+            if users.contains(installation.installerUserID), try await runtime.installations.deleteUserToken(tenantID: tenantID) {
+                detail = "user token of \(installation.installerUserID) deleted"
+            } else {
+                detail = "user tokens revoked for \(users.joined(separator: ",")); none held"
+            }
         }
         let job = LifecycleJob(eventID: eventID, tenantID: tenantID, eventType: event.type, detail: detail)
         return try await accept(EventClaim(

@@ -134,6 +134,15 @@ public struct InstallationStore: Sendable {
         ).affectedRows > 0
     }
 
+    /// Slack revoked the installing user's token (`tokens_revoked` naming only user tokens): the bot keeps working.
+    @discardableResult
+    public func deleteUserToken(tenantID: String) async throws -> Bool {
+        try await database.run(
+            "UPDATE installations SET user_token_ciphertext = NULL, updated_at = $2 WHERE tenant_id = $1 AND user_token_ciphertext IS NOT NULL",
+            [.text(tenantID), .from(now())]
+        ).affectedRows > 0
+    }
+
     public func recordError(tenantID: String, error: String?) async throws {
         try await database.query(
             "UPDATE installations SET last_error = $2, updated_at = $3 WHERE tenant_id = $1",
