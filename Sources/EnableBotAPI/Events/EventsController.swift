@@ -141,4 +141,3 @@ struct EventsController: Sendable {
         counters[outcome] ?? Counter(label: "slack_events_total", dimensions: [("outcome", outcome)])
     }
 }
-
