@@ -14,7 +14,7 @@ import ServiceLifecycle
 /// A PASSIVE checkpoint cannot finish while the writer keeps appending, and SQLite only starts the WAL over once a
 /// checkpoint has finished, so under sustained load the file would grow without end (500 MB in a 20-second
 /// benchmark). Past `walLimitBytes` one checkpoint runs on the writer's own connection, where nothing can append
-/// meanwhile: it copies the frames the passive ones have not reached yet (about 20 ms here, once per
+/// meanwhile: it copies the frames the passive ones have not reached yet (20–50 ms here, once per
 /// `walLimitBytes` written), the next commit starts the WAL over, and `journal_size_limit` trims the file back.
 struct SQLiteCheckpointer: Service {
     let database: any Database
