@@ -1,6 +1,7 @@
 @testable import EnableBotCore
 import Foundation
 import Testing
+import TestSupport
 
 @Suite struct SlackEnvelopeParsingTests {
     static let mention = """
@@ -145,18 +146,5 @@ extension SlackEnvelopeParsingTests {
         guard offset < bytes.count, bytes[offset] == UInt8(ascii: "}") || bytes[offset] == UInt8(ascii: "]") else { return false }
         let before = bytes[..<offset].last { ![UInt8(ascii: " "), UInt8(ascii: "\n"), UInt8(ascii: "\r"), UInt8(ascii: "\t")].contains($0) }
         return before == UInt8(ascii: ",")
-    }
-}
-
-/// A small deterministic generator, so a failing corpus can be reproduced.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
