@@ -72,9 +72,7 @@ public func buildAPIApplication(
         installations: runtime.installations, slack: slack, clientID: settings.slackClientID,
         clientSecret: settings.slackClientSecret, auditLog: runtime.auditLog, now: runtime.now, logger: logger
     )
-    let limiter: any RateLimiter = dependencies.rateLimiter
-        ?? runtime.redis.map { FallbackRateLimiter(primary: RedisRateLimiter(client: $0), logger: logger) }
-        ?? InMemoryRateLimiter()
+    let limiter: any RateLimiter = dependencies.rateLimiter ?? runtime.makeRateLimiter()
     let handler = AnswerHandler(
         runtime: runtime, slack: slack, llm: llm, limiter: limiter,
         tokens: tokens, budget: dependencies.budget, now: now

@@ -9,27 +9,76 @@ struct WebEnvironment: Sendable {
     let renderer: PageRenderer
     let signer: SessionSigner
     let slack: SlackWebClient
-    let loginLimiter: LoginRateLimiter
+    let throttle: WebThrottle
+    let clients: ClientAddressResolver
+    let adminCheck: AdminCheck
     let passwordCheck: PasswordCheck
     let now: @Sendable () -> Date
     let sessionLifetime: TimeInterval
 
     var settings: Settings { runtime.settings }
     var logger: Logger { runtime.logger }
+    var sessions: DashboardSessions { runtime.dashboardSessions }
 
     /// Cookies carry `Secure` whenever the service is reached over https (its redirect URI says so).
     var secureCookies: Bool { settings.slackRedirectURI.lowercased().hasPrefix("https://") }
 
-    /// The signed-in session, or nil.
-    func session(_ request: Request) -> WebSession? {
-        guard let value = request.cookies[CookieName.session]?.value else { return nil }
-        return signer.decode(value, now: now())
+    /// The client's address: the peer, or what a trusted proxy says in `X-Forwarded-For`.
+    func clientAddress(_ request: Request, _ context: WebRequestContext) -> String {
+        clients.clientAddress(peer: context.remoteAddress?.ipAddress, forwardedFor: request.headers[values: forwardedFor])
+    }
+
+    /// The signed-in session, or nil. Besides the cookie's signature and expiry, the server has the last word:
+    /// a session signed out, or issued before its principal's "sign out everywhere", is refused, and a workspace
+    /// admin whose admin status Slack no longer confirms (asked at most every 15 minutes) loses it.
+    func session(_ request: Request) async throws -> WebSession? {
+        guard let value = request.cookies[CookieName.session]?.value, let session = signer.decode(value, now: now()) else {
+            return nil
+        }
+        guard let principal = try await sessions.principal(session.principal), principal.sessionVersion == session.version,
+              try await !sessions.isRevoked(sessionID: session.id)
+        else { return nil }
+        if session.role == .workspaceAdmin {
+            let due = principal.adminCheckedAt.map { now().timeIntervalSince($0) >= AdminCheck.recheckInterval } ?? true
+            if due {
+                guard try await stillAdmin(session) else { return nil }
+            }
+        }
+        return session
+    }
+
+    /// Asks Slack again whether a workspace admin may still manage their tenant; ends all their sessions if not.
+    private func stillAdmin(_ session: WebSession) async throws -> Bool {
+        guard let tenantID = session.tenantID, let userID = session.userID else { return false }
+        let allowed: Bool
+        if let installation = try await runtime.installations.find(tenantID: tenantID) {
+            allowed = try await adminCheck.mayManage(installation, userID: userID)
+        } else {
+            allowed = false
+        }
+        if allowed {
+            try await sessions.markAdminChecked(principal: session.principal)
+        } else {
+            try await sessions.endAll(principal: session.principal)
+            await audit(tenantID: tenantID, actor: session.actor, action: "sign_out", detail: "no longer an admin per Slack; sessions ended")
+            logger.info("dashboard access ended: no longer an admin", metadata: ["tenant_id": "\(tenantID)", "user_id": "\(userID)"])
+        }
+        return allowed
     }
 
     /// The signed-in session, or `SignInRequired` (a redirect to /login).
-    func requireSession(_ request: Request) throws -> WebSession {
-        guard let session = session(request) else { throw SignInRequired() }
+    func requireSession(_ request: Request) async throws -> WebSession {
+        guard let session = try await session(request) else { throw SignInRequired() }
         return session
+    }
+
+    /// Starts a session for `principal` at its current version.
+    func startSession(_ make: (Int) -> WebSession, tenantID: String?, adminChecked: Bool) async throws -> WebSession {
+        let probe = make(0)
+        let principal = try await sessions.signIn(
+            principal: probe.principal, tenantID: tenantID, adminCheckedAt: adminChecked ? now() : nil
+        )
+        return make(principal.sessionVersion)
     }
 
     func chrome(_ title: String, _ session: WebSession?) -> PageChrome {
@@ -39,10 +88,14 @@ struct WebEnvironment: Sendable {
     /// Reads a form posted within `session` and checks its CSRF token.
     func readForm(_ request: Request, session: WebSession) async throws -> [String: String] {
         let form = try await WebForm.read(request, limit: settings.maxBodyBytes)
+        try checkCSRF(form, session: session)
+        return form
+    }
+
+    func checkCSRF(_ form: [String: String], session: WebSession) throws {
         guard signer.verify(csrf: form["csrf_token"], expected: signer.csrfToken(for: session)) else {
             throw DashboardError.csrfInvalid
         }
-        return form
     }
 
     func cookie(_ name: String, value: String, maxAge: Int, path: String) -> Cookie {
@@ -68,6 +121,8 @@ struct WebEnvironment: Sendable {
         }
     }
 }
+
+private let forwardedFor = HTTPFieldName("X-Forwarded-For")!
 
 /// The operator password, kept only as an HMAC under a random per-process key, compared in constant time.
 struct PasswordCheck: Sendable {
@@ -101,10 +156,20 @@ struct FailurePageMiddleware: RouterMiddleware {
                     "path": "\(request.uri.path)", "status": "\(page.status.code)", "reference": "\(reference)", "error": "\(error)",
                 ])
             }
-            let session = environment.session(request)
+            let session = try? await environment.session(request)
             return environment.renderer.failure(
                 error, session: session, csrf: session.map(environment.signer.csrfToken(for:)), reference: reference
             )
         }
+    }
+}
+
+extension WebEnvironment {
+    /// A refusal of something the signed-in person asked for on their own workspace: audited, then a 403 page
+    /// that says why.
+    func refuse(_ reason: String, tenantID: String, session: WebSession) async -> DashboardError {
+        await audit(tenantID: tenantID, actor: session.actor, action: "refused", detail: reason)
+        logger.info("dashboard action refused", metadata: ["tenant_id": "\(tenantID)", "user_id": "\(session.userID ?? "operator")", "status": "403"])
+        return .refused(reason)
     }
 }

@@ -22,7 +22,7 @@ struct BrowserTests {
     @Test("headless Chromium: install page, Add to Slack, operator login, settings form, dashboard on a phone",
           .enabled(if: enabled))
     func chromium() async throws {
-        let h = try await WebTestHarness.start(.sqlite)
+        let h = try await WebTestHarness.start(.sqlite, configure: { $0.llmModels = ["gpt-4o-mini", "gpt-4o-browser"] })
         defer { Task { await h.stop() } }
         try await WebChecks.install(h, h.browser(), FakeSlackOAuth.Workspace(teamID: "T0NORTH", teamName: "Northwind", installerUserID: "UN1"))
         try await h.runtime.usage.increment(tenantID: "T0NORTH", .events, by: 1_284)
@@ -49,7 +49,8 @@ struct BrowserTests {
         // What the browser did is what the stores hold.
         let acme = try #require(try await h.runtime.installations.find(tenantID: "T0ACME"))
         #expect(acme.teamName == "Acme Corp")
-        #expect(acme.settings == TenantSettings(model: "gpt-4o-browser", systemPrompt: "Answer briefly.", rateLimit: RateLimitSpec(limit: 50, windowSeconds: 60)))
+        let fifty = RateLimitSpec(limit: 50, windowSeconds: 60)
+        #expect(acme.settings == TenantSettings(model: "gpt-4o-browser", systemPrompt: "Answer briefly.", rateLimit: fifty, rateLimitCeiling: fifty))
         try await WebChecks.expectNoPlaintextTokens(h)
     }
 

@@ -164,7 +164,8 @@ struct DashboardTests {
         ])
         #expect(saved.status == 303)
         let settings = try #require(try await h.runtime.installations.find(tenantID: "TA")).settings
-        #expect(settings == TenantSettings(model: "gpt-4o", systemPrompt: prompt, rateLimit: RateLimitSpec(limit: 50, windowSeconds: 60)))
+        let fifty = RateLimitSpec(limit: 50, windowSeconds: 60)
+        #expect(settings == TenantSettings(model: "gpt-4o", systemPrompt: prompt, rateLimit: fifty, rateLimitCeiling: fifty))
         let page = try await browser.get(try #require(saved.location))
         #expect(page.body.contains("Settings saved"))
         #expect(page.body.contains("You are &lt;b&gt;terse&lt;/b&gt; &amp; kind."))
@@ -216,9 +217,9 @@ struct DashboardTests {
         #expect(b.settings == TenantSettings() && b.status == .active)
 
         // Their own workspace they can change; the audit entry names them.
-        let own = try await admin.post("/dashboard/tenants/TA/settings", [("csrf_token", csrf), ("model", "gpt-a"), ("tenant", "TB")])
+        let own = try await admin.post("/dashboard/tenants/TA/settings", [("csrf_token", csrf), ("model", "gpt-4o-mini"), ("tenant", "TB")])
         #expect(own.status == 303)
-        #expect(try await h.runtime.installations.find(tenantID: "TA")?.settings.model == "gpt-a")
+        #expect(try await h.runtime.installations.find(tenantID: "TA")?.settings.model == "gpt-4o-mini")
         #expect(try await h.runtime.installations.find(tenantID: "TB")?.settings.model == nil)
         #expect(try await h.runtime.auditLog.recent(tenantID: "TA", action: "settings_changed").first?.actor == "slack:UA1")
     }

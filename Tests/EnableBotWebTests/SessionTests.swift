@@ -54,19 +54,33 @@ struct SessionTests {
         #expect(op.actor == "operator")
     }
 
-    @Test("the login limiter is a sliding window per client")
-    func loginLimiter() async {
-        let clock = ManualClock()
-        let limiter = LoginRateLimiter(limit: 3, window: 60, now: clock.now)
-        for _ in 0..<3 { #expect(await limiter.admit("1.2.3.4") == nil) }
-        #expect(await limiter.admit("1.2.3.4") == 60)
-        #expect(await limiter.admit("5.6.7.8") == nil)
-        clock.advance(30)
-        #expect(await limiter.admit("1.2.3.4") == 30)
-        clock.advance(30)
-        #expect(await limiter.admit("1.2.3.4") == nil)
-        await limiter.reset("1.2.3.4")
-        #expect(await limiter.admit("1.2.3.4") == nil)
+    @Test("client address: X-Forwarded-For only from a trusted proxy, nearest untrusted hop wins")
+    func clientAddress() throws {
+        let resolver = ClientAddressResolver(trustedProxies: [try #require(CIDR("10.0.0.0/8")), try #require(CIDR("::1/128"))])
+        #expect(resolver.clientAddress(peer: "203.0.113.9", forwardedFor: ["1.2.3.4"]) == "203.0.113.9")
+        #expect(resolver.clientAddress(peer: "10.1.2.3", forwardedFor: ["1.2.3.4"]) == "1.2.3.4")
+        // A client that sends its own header cannot pick its address: the proxy appended the real one.
+        #expect(resolver.clientAddress(peer: "10.1.2.3", forwardedFor: ["6.6.6.6, 198.51.100.7"]) == "198.51.100.7")
+        #expect(resolver.clientAddress(peer: "10.1.2.3", forwardedFor: ["198.51.100.7, 10.9.9.9"]) == "198.51.100.7")
+        #expect(resolver.clientAddress(peer: "::1", forwardedFor: ["garbage, 2001:db8::1"]) == "2001:db8::1")
+        #expect(resolver.clientAddress(peer: "10.1.2.3", forwardedFor: []) == "10.1.2.3")
+        #expect(resolver.clientAddress(peer: nil, forwardedFor: ["1.2.3.4"]) == "unknown")
+        #expect(ClientAddressResolver(trustedProxies: []).clientAddress(peer: "127.0.0.1", forwardedFor: ["1.2.3.4"]) == "127.0.0.1")
+        #expect(CIDR("10.0.0.0/33") == nil && CIDR("nonsense") == nil && CIDR("::ffff:0:0/200") == nil)
+        #expect(try #require(CIDR("127.0.0.0/8")).contains("::ffff:127.0.0.1"))
+        #expect(try #require(CIDR("192.168.1.7/24")).description == "192.168.1.0/24")
+    }
+
+    @Test("a workspace admin's rate limit stays within the operator's: rate and burst")
+    func rateLimitCeiling() {
+        let ceiling = RateLimitSpec(limit: 100, windowSeconds: 60)
+        #expect(RateLimitSpec(limit: 50, windowSeconds: 60).isWithin(ceiling))
+        #expect(RateLimitSpec(limit: 100, windowSeconds: 60).isWithin(ceiling))
+        #expect(!RateLimitSpec(limit: 101, windowSeconds: 60).isWithin(ceiling))
+        #expect(RateLimitSpec(limit: 1, windowSeconds: 1).isWithin(ceiling))
+        #expect(!RateLimitSpec(limit: 2, windowSeconds: 1).isWithin(ceiling))
+        // The same average over an hour would allow a burst of 6,000 at once.
+        #expect(!RateLimitSpec(limit: 6000, windowSeconds: 3600).isWithin(ceiling))
     }
 
     @Test("settings form: empty means default, bad values are named")
@@ -92,11 +106,4 @@ struct SessionTests {
         #expect(page.status == .internalServerError)
         #expect(!page.message.contains("xoxb"))
     }
-}
-
-private final class ManualClock: @unchecked Sendable {
-    private var current = Date(timeIntervalSince1970: 1_800_000_000)
-    private let lock = NSLock()
-    var now: @Sendable () -> Date { { [self] in lock.withLock { current } } }
-    func advance(_ seconds: TimeInterval) { lock.withLock { current += seconds } }
 }

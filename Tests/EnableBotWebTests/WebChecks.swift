@@ -32,14 +32,16 @@ enum WebChecks {
     }
 
     /// "Sign in with Slack" as `userID` of `teamID`; returns the callback's response.
-    static func slackSignIn(_ h: WebTestHarness, _ browser: TestBrowser, userID: String, teamID: String) async throws -> TestBrowser.Page {
+    static func slackSignIn(
+        _ h: WebTestHarness, _ browser: TestBrowser, userID: String, teamID: String, enterpriseID: String? = nil
+    ) async throws -> TestBrowser.Page {
         let start = try await browser.get("/auth/slack")
         #expect(start.status == 303)
         let location = try #require(start.location)
         #expect(location.hasPrefix(h.slack.openIDAuthorizeURL + "?"))
         #expect(location.contains("scope=openid%20profile"))
         let state = try #require(Self.state(in: location))
-        let code = h.slack.issueSignInCode(userID: userID, teamID: teamID)
+        let code = h.slack.issueSignInCode(userID: userID, teamID: teamID, enterpriseID: enterpriseID)
         return try await browser.get("/auth/slack/callback?code=\(code)&state=\(state)")
     }
 

@@ -38,7 +38,7 @@ final class WebTestHarness: Sendable {
     /// - Parameter slackAPIBaseURL: overrides the fake's URL (an unreachable Slack).
     static func start(
         _ kind: TestDatabaseKind, slackAPIBaseURL: String? = nil, loginAttempts: Int = 5,
-        configure: (inout Settings) -> Void = { _ in }
+        configure: (inout Settings) -> Void = { _ in }, adjust: (inout WebDependencies) -> Void = { _ in }
     ) async throws -> WebTestHarness {
         let database = try await TestDatabase.make(kind)
         let slack = try await FakeSlackOAuth.start()
@@ -60,8 +60,10 @@ final class WebTestHarness: Sendable {
         try await runtime.keys.register(keyIDs: settings.encryptionKeys.map(\.id))
         let http = CurlHTTPClient()
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        var dependencies = WebDependencies(http: http, loginAttempts: loginAttempts)
+        adjust(&dependencies)
         let app = try await buildWebApplication(
-            runtime: runtime, dependencies: WebDependencies(http: http, loginAttempts: loginAttempts),
+            runtime: runtime, dependencies: dependencies,
             onServerRunning: { channel in
                 continuation.yield(channel.localAddress?.port ?? 0)
                 continuation.finish()
@@ -88,7 +90,10 @@ final class WebTestHarness: Sendable {
         await database.shutdown()
     }
 
-    func browser() -> TestBrowser { TestBrowser(baseURL: baseURL, http: http) }
+    /// - Parameter headers: sent with every request (say, `X-Forwarded-For` as a proxy would add it).
+    func browser(headers: [(name: String, value: String)] = []) -> TestBrowser {
+        TestBrowser(baseURL: baseURL, http: http, extraHeaders: headers)
+    }
 }
 
 /// A cookie-keeping client that does not follow redirects, so tests see every hop.
@@ -111,11 +116,13 @@ final class TestBrowser: Sendable {
 
     let baseURL: String
     let http: CurlHTTPClient
+    let extraHeaders: [(name: String, value: String)]
     private let jar = NIOLockedValueBox<[String: String]>([:])
 
-    init(baseURL: String, http: CurlHTTPClient) {
+    init(baseURL: String, http: CurlHTTPClient, extraHeaders: [(name: String, value: String)] = []) {
         self.baseURL = baseURL
         self.http = http
+        self.extraHeaders = extraHeaders
     }
 
     var cookies: [String: String] {
@@ -133,7 +140,7 @@ final class TestBrowser: Sendable {
     }
 
     private func send(_ method: String, _ path: String, body: String?) async throws -> Page {
-        var headers: [(name: String, value: String)] = []
+        var headers = extraHeaders
         let cookieHeader = cookies.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: "; ")
         if !cookieHeader.isEmpty { headers.append(("Cookie", cookieHeader)) }
         if body != nil { headers.append(("Content-Type", "application/x-www-form-urlencoded")) }

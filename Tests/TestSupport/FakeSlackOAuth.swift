@@ -15,8 +15,10 @@ public final class FakeSlackOAuth: Sendable {
         public var enterpriseName: String?
         public var orgWide: Bool
         public var installerUserID: String
-        /// Members `users.info` reports as admins.
+        /// Members `users.info` reports as admins (of the workspace).
         public var admins: Set<String>
+        /// Members `users.info` reports as admins of the Enterprise Grid org (`enterprise_user.is_admin`).
+        public var orgAdmins: Set<String>
         /// Hand out rotating tokens (refresh_token, expires_in).
         public var rotating: Bool
         /// Also hand out a user token for the installer.
@@ -25,8 +27,9 @@ public final class FakeSlackOAuth: Sendable {
         public init(
             teamID: String?, teamName: String, enterpriseID: String? = nil, enterpriseName: String? = nil,
             orgWide: Bool = false, installerUserID: String = "UINSTALLER", admins: Set<String> = [],
-            rotating: Bool = false, userToken: Bool = false
+            orgAdmins: Set<String> = [], rotating: Bool = false, userToken: Bool = false
         ) {
+            self.orgAdmins = orgAdmins
             self.teamID = teamID
             self.teamName = teamName
             self.enterpriseID = enterpriseID
@@ -130,6 +133,18 @@ public final class FakeSlackOAuth: Sendable {
         state.withLockedValue { $0.browserInstall = (workspace, callback) }
     }
 
+    /// Changes who `users.info` reports as admins of the workspace (or org) `id`, for every token issued to it.
+    public func setAdmins(of id: String, admins: Set<String>, orgAdmins: Set<String> = []) {
+        state.withLockedValue { state in
+            for (token, workspace) in state.botTokens where workspace.teamID == id || workspace.enterpriseID == id {
+                var changed = workspace
+                changed.admins = admins
+                changed.orgAdmins = orgAdmins
+                state.botTokens[token] = changed
+            }
+        }
+    }
+
     /// Makes `method` answer `ok:false` with `error` from now on.
     public func fail(_ method: String, with error: String) {
         state.withLockedValue { $0.failures[method] = error }
@@ -174,7 +189,13 @@ public final class FakeSlackOAuth: Sendable {
                 guard let workspace = state.botTokens[bearer] else { return Self.error("invalid_auth") }
                 guard let user = form["user"] else { return Self.error("user_not_found") }
                 let admin = workspace.admins.contains(user)
-                return Self.json(["ok": true, "user": ["id": user, "is_admin": admin, "is_owner": false, "is_primary_owner": false]])
+                var person: [String: Any] = ["id": user, "is_admin": admin, "is_owner": false, "is_primary_owner": false]
+                if let enterprise = workspace.enterpriseID {
+                    person["enterprise_user"] = [
+                        "id": user, "enterprise_id": enterprise, "is_admin": workspace.orgAdmins.contains(user), "is_owner": false,
+                    ] as [String: Any]
+                }
+                return Self.json(["ok": true, "user": person])
             default:
                 return Self.error("unknown_method")
             }

@@ -56,7 +56,7 @@ struct AnswerHandler: Sendable {
         try await runtime.usage.increment(tenantID: job.tenantID, .events)
 
         // Limits first: an event over the limit costs no model call.
-        let tenantLimit = installation.settings.rateLimit ?? runtime.settings.rateLimitPerTenant
+        let tenantLimit = installation.settings.effectiveRateLimit(default: runtime.settings.rateLimitPerTenant)
         let decision = try await limiter.admit(
             [RateLimitKey("tenant:\(job.tenantID)", tenantLimit), RateLimitKey("global", runtime.settings.rateLimitGlobal)],
             at: now()

@@ -45,12 +45,16 @@ public struct Settings: Sendable {
     public var slackOIDCAuthorizeURL = "https://slack.com/openid/connect/authorize"
     public var slackOIDCRedirectURI = "http://localhost:8000/auth/slack/callback"
     public var adminPassword: String?
+    /// Load balancers whose `X-Forwarded-For` names the client (login and install throttling).
+    public var trustedProxies: [CIDR] = []
 
     // enablebot-api
     public var slackSigningSecret = ""
     public var llmBaseURL = "https://api.openai.com/v1"
     public var llmAPIKey: String?
     public var llmModel = "gpt-4o-mini"
+    /// The models a workspace admin may choose on the dashboard (`LLM_MODELS`, default: just `LLM_MODEL`).
+    public var llmModels = ["gpt-4o-mini"]
     public var llmTimeoutSeconds = 30
     public var maxWorkers = 4
     public var rateLimitPerTenant = RateLimitSpec(limit: 100, windowSeconds: 60)
@@ -98,6 +102,10 @@ public struct Settings: Sendable {
         s.maxBodyBytes = try reader.integer("MAX_BODY_BYTES", default: 1 << 20, in: 1024...(64 << 20))
         s.dataDirectory = reader.string("ENABLEBOT_DATA_DIR", default: "data")
         let development = DevelopmentSecrets(directory: s.dataDirectory)
+        // Both services: the API answers with them, the dashboard holds workspace admins to them.
+        s.llmModel = reader.string("LLM_MODEL", default: s.llmModel)
+        s.llmModels = try reader.list("LLM_MODELS", default: [s.llmModel])
+        s.rateLimitPerTenant = try reader.rateLimit("RATE_LIMIT_PER_TENANT", default: s.rateLimitPerTenant)
 
         if let keys = reader.optional("ENCRYPTION_KEYS") {
             do {
@@ -130,6 +138,7 @@ public struct Settings: Sendable {
                 "SLACK_OIDC_REDIRECT_URI", default: Self.origin(of: s.slackRedirectURI) + "/auth/slack/callback"
             )
             s.adminPassword = reader.optional("ADMIN_PASSWORD")
+            s.trustedProxies = try reader.cidrs("TRUSTED_PROXIES")
             if s.isProduction, s.adminPassword == nil { throw ConfigurationError("ADMIN_PASSWORD", "is required in production") }
             if s.adminPassword == nil {
                 s.adminPassword = try development.adminPassword()
@@ -158,10 +167,8 @@ public struct Settings: Sendable {
             if s.usesOfflineModel {
                 s.warnings.append("LLM_API_KEY is not set: answers come from the built-in offline model")
             }
-            s.llmModel = reader.string("LLM_MODEL", default: s.llmModel)
             s.llmTimeoutSeconds = try reader.integer("LLM_TIMEOUT_SECONDS", default: 30, in: 1...600)
             s.maxWorkers = try reader.integer("MAX_WORKERS", default: 4, in: 1...1024)
-            s.rateLimitPerTenant = try reader.rateLimit("RATE_LIMIT_PER_TENANT", default: s.rateLimitPerTenant)
             s.rateLimitGlobal = try reader.rateLimit("RATE_LIMIT_GLOBAL", default: s.rateLimitGlobal)
             // Optional here: only needed to refresh rotating tokens (oauth.v2.access with a refresh token).
             s.slackClientID = reader.string("SLACK_CLIENT_ID", default: "")

@@ -49,6 +49,33 @@ struct SettingsReader {
         return spec
     }
 
+    /// A comma list of names (`a,b, c`); at least one when set. Names may use letters, digits and `. - _ : / @`.
+    func list(_ name: String, default fallback: [String]) throws(ConfigurationError) -> [String] {
+        guard let text = optional(name) else { return fallback }
+        let items = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let wellFormed = items.allSatisfy { item in
+            item.count <= 100 && item.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || ".-_:/@".unicodeScalars.contains($0) }
+        }
+        guard !items.isEmpty, wellFormed else {
+            throw ConfigurationError(name, "must be a comma list of names such as gpt-4o-mini,gpt-4o (got \"\(Self.clip(text))\")")
+        }
+        var seen = Set<String>()
+        return items.filter { seen.insert($0).inserted }
+    }
+
+    /// A comma list of CIDRs (`10.0.0.0/8, ::1/128`); a bare address counts as a single host.
+    func cidrs(_ name: String) throws(ConfigurationError) -> [CIDR] {
+        guard let text = optional(name) else { return [] }
+        var result: [CIDR] = []
+        for item in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !item.isEmpty {
+            guard let cidr = CIDR(item) else {
+                throw ConfigurationError(name, "must be a comma list of CIDRs such as 10.0.0.0/8,127.0.0.1/32 (got \"\(Self.clip(item))\")")
+            }
+            result.append(cidr)
+        }
+        return result
+    }
+
     func logLevel(_ name: String) throws(ConfigurationError) -> Logger.Level {
         guard let text = optional(name) else { return .info }
         switch text.lowercased() {

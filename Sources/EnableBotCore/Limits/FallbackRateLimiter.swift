@@ -60,3 +60,11 @@ public final class FallbackRateLimiter: RateLimiter {
         }
     }
 }
+
+extension CoreRuntime {
+    /// The deployment's limiter: shared through Redis when `REDIS_URL` is set (this process's own limits while Redis
+    /// fails), else this process's own.
+    public func makeRateLimiter() -> any RateLimiter {
+        redis.map { FallbackRateLimiter(primary: RedisRateLimiter(client: $0), logger: logger) } ?? InMemoryRateLimiter()
+    }
+}

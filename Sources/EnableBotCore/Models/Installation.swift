@@ -3,9 +3,12 @@ import Foundation
 /// A workspace (or an Enterprise Grid org, for org-wide installs) that installed the app: one tenant.
 /// Tokens are not part of it; they are read on their own, decrypted, only where a Slack call needs them.
 public struct Installation: Sendable, Equatable {
-    public enum Status: String, Sendable {
+    public enum Status: String, Sendable, CaseIterable {
         case active
+        /// Switched off by the workspace (its admins on the dashboard) or by Slack (uninstall, revoked tokens).
         case inactive
+        /// Switched off by the operator. Only the operator lifts it: neither a workspace admin nor a reinstall does.
+        case suspended
     }
 
     /// The team id, or the enterprise id of an org-wide install.
@@ -65,12 +68,21 @@ public struct Installation: Sendable, Equatable {
 public struct TenantSettings: Sendable, Equatable {
     public var model: String?
     public var systemPrompt: String?
+    /// The workspace's own limit: set by its admins (never above the ceiling) or by the operator.
     public var rateLimit: RateLimitSpec?
+    /// The operator's limit for this workspace; nil: `RATE_LIMIT_PER_TENANT` is the ceiling.
+    public var rateLimitCeiling: RateLimitSpec?
 
-    public init(model: String? = nil, systemPrompt: String? = nil, rateLimit: RateLimitSpec? = nil) {
+    public init(model: String? = nil, systemPrompt: String? = nil, rateLimit: RateLimitSpec? = nil, rateLimitCeiling: RateLimitSpec? = nil) {
         self.model = model
         self.systemPrompt = systemPrompt
         self.rateLimit = rateLimit
+        self.rateLimitCeiling = rateLimitCeiling
+    }
+
+    /// The limit events are held to: the workspace's own, else the operator's, else the deployment's.
+    public func effectiveRateLimit(default deploymentLimit: RateLimitSpec) -> RateLimitSpec {
+        rateLimit ?? rateLimitCeiling ?? deploymentLimit
     }
 }
 

@@ -32,4 +32,10 @@ public struct RateLimitSpec: Sendable, Hashable, CustomStringConvertible {
         default: return "\(limit)/\(windowSeconds)s"
         }
     }
+
+    /// Whether this limit admits no more than `other` ever could: no higher average rate, and no larger burst
+    /// (its window is no longer, so it cannot save up more than `other` allows in one window).
+    public func isWithin(_ other: RateLimitSpec) -> Bool {
+        limit * other.windowSeconds <= other.limit * windowSeconds && windowSeconds <= other.windowSeconds
+    }
 }

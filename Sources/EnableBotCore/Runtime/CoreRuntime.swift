@@ -21,6 +21,7 @@ public struct CoreRuntime: Sendable {
     public let chatMemory: ChatMemory
     public let usage: UsageCounters
     public let keys: KeyRegistry
+    public let dashboardSessions: DashboardSessions
 
     public init(
         settings: Settings, logger: Logger, database: any Database, redis: RedisClient? = nil,
@@ -40,6 +41,7 @@ public struct CoreRuntime: Sendable {
         chatMemory = ChatMemory(database: database, now: now)
         usage = UsageCounters(database: database, now: now)
         keys = KeyRegistry(database: database, now: now)
+        dashboardSessions = DashboardSessions(database: database, now: now)
     }
 
     /// Opens the database, applies migrations and records the configured key ids: what every process does at start.

@@ -83,9 +83,22 @@ public struct SlackUserInfo: Decodable, Sendable {
         public let isAdmin: Bool?
         public let isOwner: Bool?
         public let isPrimaryOwner: Bool?
+        /// Present for members of an Enterprise Grid org: their role in the org, not in one workspace.
+        public let enterpriseUser: EnterpriseUser?
 
         enum CodingKeys: String, CodingKey {
             case id, isAdmin = "is_admin", isOwner = "is_owner", isPrimaryOwner = "is_primary_owner"
+            case enterpriseUser = "enterprise_user"
+        }
+    }
+
+    public struct EnterpriseUser: Decodable, Sendable {
+        public let enterpriseID: String?
+        public let isAdmin: Bool?
+        public let isOwner: Bool?
+
+        enum CodingKeys: String, CodingKey {
+            case enterpriseID = "enterprise_id", isAdmin = "is_admin", isOwner = "is_owner"
         }
     }
 
@@ -94,6 +107,12 @@ public struct SlackUserInfo: Decodable, Sendable {
     /// Admins and owners (and the primary owner) of the workspace.
     public var isWorkspaceAdmin: Bool {
         user.isAdmin == true || user.isOwner == true || user.isPrimaryOwner == true
+    }
+
+    /// Admins and owners of the Enterprise Grid org `enterpriseID` (an admin of one workspace in it is not one).
+    public func isOrgAdmin(of enterpriseID: String) -> Bool {
+        guard let org = user.enterpriseUser, org.enterpriseID == nil || org.enterpriseID == enterpriseID else { return false }
+        return org.isAdmin == true || org.isOwner == true
     }
 }
 

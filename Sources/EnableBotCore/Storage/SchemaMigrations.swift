@@ -1,6 +1,6 @@
 /// The schema, as numbered migrations. Never edit a shipped migration: add the next number.
 enum SchemaMigrations {
-    static let all: [Migration] = [initialSchema, leanerEventWrites]
+    static let all: [Migration] = [initialSchema, leanerEventWrites, dashboardAuthority]
 
     static let initialSchema = Migration(version: 1, name: "initial schema") { dialect in
         let id = dialect == .postgres
@@ -137,5 +137,31 @@ enum SchemaMigrations {
     /// reads jobs by tenant (the dashboard counts dead jobs overall), so this index only cost the ack path.
     static let leanerEventWrites = Migration(version: 2, name: "drop jobs_tenant index") { _ in
         ["DROP INDEX IF EXISTS jobs_tenant"]
+    }
+
+    /// Issue 8: the operator's rate-limit ceiling per workspace, and what ends dashboard sessions server-side.
+    static let dashboardAuthority = Migration(version: 3, name: "operator ceilings and dashboard sessions") { _ in
+        [
+            "ALTER TABLE installations ADD COLUMN rate_limit_ceiling TEXT",
+            // One row per person who signs in to the dashboard ("operator", or "slack:TENANT:USER"). A session
+            // cookie carries the version it was issued under; bumping it ends every copy of every such cookie.
+            """
+            CREATE TABLE dashboard_principals (
+                principal TEXT PRIMARY KEY,
+                tenant_id TEXT,
+                session_version INTEGER NOT NULL DEFAULT 0,
+                admin_checked_at BIGINT
+            )
+            """,
+            "CREATE INDEX dashboard_principals_tenant ON dashboard_principals (tenant_id)",
+            // Sessions signed out one by one, kept until the cookie would have expired anyway.
+            """
+            CREATE TABLE revoked_sessions (
+                session_id TEXT PRIMARY KEY,
+                expires_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX revoked_sessions_expiry ON revoked_sessions (expires_at)",
+        ]
     }
 }

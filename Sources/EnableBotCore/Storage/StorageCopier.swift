@@ -8,7 +8,8 @@ public struct StorageCopier: Sendable {
     static let tables: [(name: String, key: String)] = [
         ("installations", "tenant_id"), ("encryption_keys", "key_id"), ("oauth_states", "state"),
         ("processed_events", "event_id"), ("jobs", "id"), ("chat_memory", "id"), ("chat_memory_archive", "id"),
-        ("audit_log", "id"), ("usage_counters", "tenant_id, day"),
+        ("audit_log", "id"), ("usage_counters", "tenant_id, day"), ("dashboard_principals", "principal"),
+        ("revoked_sessions", "session_id"),
     ]
     static let identityTables = ["jobs", "chat_memory", "audit_log"]
 

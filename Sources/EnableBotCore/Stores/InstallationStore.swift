@@ -21,7 +21,7 @@ public struct InstallationStore: Sendable {
     }
 
     /// Creates the installation, or updates it on reinstall: metadata and tokens are replaced, the tenant is
-    /// active again, and the operator's settings are kept.
+    /// active again (unless the operator suspended it: only the operator lifts that), and its settings are kept.
     public func save(_ installation: Installation, tokens: InstallationTokens) async throws {
         let tenant = installation.tenantID
         let timestamp = now()
@@ -49,7 +49,8 @@ public struct InstallationStore: Sendable {
                 user_token_ciphertext = excluded.user_token_ciphertext,
                 refresh_token_ciphertext = excluded.refresh_token_ciphertext,
                 token_expires_at = excluded.token_expires_at, installer_user_id = excluded.installer_user_id,
-                status = 'active', last_error = NULL, updated_at = excluded.updated_at
+                status = CASE WHEN installations.status = 'suspended' THEN 'suspended' ELSE 'active' END,
+                last_error = NULL, updated_at = excluded.updated_at
             """,
             binds
         )
@@ -106,9 +107,12 @@ public struct InstallationStore: Sendable {
 
     public func updateSettings(tenantID: String, settings: TenantSettings) async throws {
         try await database.query(
-            "UPDATE installations SET model = $2, system_prompt = $3, rate_limit = $4, updated_at = $5 WHERE tenant_id = $1",
+            """
+            UPDATE installations SET model = $2, system_prompt = $3, rate_limit = $4, rate_limit_ceiling = $5, updated_at = $6
+            WHERE tenant_id = $1
+            """,
             [.text(tenantID), .from(settings.model), .from(settings.systemPrompt),
-             .from(settings.rateLimit?.description), .from(now())]
+             .from(settings.rateLimit?.description), .from(settings.rateLimitCeiling?.description), .from(now())]
         )
     }
 
@@ -121,12 +125,14 @@ public struct InstallationStore: Sendable {
         ).affectedRows > 0
     }
 
-    /// Uninstall or revocation: the tenant goes inactive and every token ciphertext is deleted.
+    /// Uninstall or revocation: the tenant goes inactive (a suspended one stays suspended) and every token
+    /// ciphertext is deleted.
     @discardableResult
     public func deactivateAndDeleteTokens(tenantID: String) async throws -> Bool {
         try await database.run(
             """
-            UPDATE installations SET status = 'inactive', bot_token_ciphertext = NULL, user_token_ciphertext = NULL,
+            UPDATE installations SET status = CASE WHEN status = 'suspended' THEN 'suspended' ELSE 'inactive' END,
+                bot_token_ciphertext = NULL, user_token_ciphertext = NULL,
                 refresh_token_ciphertext = NULL, token_expires_at = NULL, updated_at = $2
             WHERE tenant_id = $1
             """,
@@ -199,8 +205,8 @@ public struct InstallationStore: Sendable {
 
     static let columns = """
         tenant_id, team_id, enterprise_id, is_enterprise_install, team_name, app_id, bot_user_id, bot_id, scopes,
-        user_scopes, installer_user_id, status, model, system_prompt, rate_limit, token_expires_at, last_error,
-        installed_at, updated_at
+        user_scopes, installer_user_id, status, model, system_prompt, rate_limit, rate_limit_ceiling, token_expires_at,
+        last_error, installed_at, updated_at
         """
 
     static func installation(_ row: SQLRow) throws -> Installation {
@@ -220,7 +226,8 @@ public struct InstallationStore: Sendable {
             settings: TenantSettings(
                 model: row.optionalString("model"),
                 systemPrompt: row.optionalString("system_prompt"),
-                rateLimit: row.optionalString("rate_limit").flatMap(RateLimitSpec.init(parsing:))
+                rateLimit: row.optionalString("rate_limit").flatMap(RateLimitSpec.init(parsing:)),
+                rateLimitCeiling: row.optionalString("rate_limit_ceiling").flatMap(RateLimitSpec.init(parsing:))
             ),
             tokenExpiresAt: row.optionalDate("token_expires_at"),
             lastError: row.optionalString("last_error"),

@@ -18,6 +18,9 @@ struct DashboardRoutes {
         router.post("/dashboard/tenants/{tenant}/status") { request, context in
             try await changeStatus(request, tenantID: try context.parameters.require("tenant"))
         }
+        router.post("/dashboard/tenants/{tenant}/sessions/end") { request, context in
+            try await endSessions(request, tenantID: try context.parameters.require("tenant"))
+        }
         router.get("/dashboard/audit") { request, _ in try await auditPage(request) }
         router.get("/dashboard/system") { request, _ in try await systemPage(request) }
     }
@@ -27,7 +30,7 @@ struct DashboardRoutes {
     // MARK: - Pages
 
     func overview(_ request: Request) async throws -> Response {
-        let session = try environment.requireSession(request)
+        let session = try await environment.requireSession(request)
         var installations = try await runtime.installations.all()
         if !session.isOperator { installations = installations.filter { session.canManage(tenantID: $0.tenantID) } }
         var rows: [[String: Any]] = []
@@ -43,13 +46,16 @@ struct DashboardRoutes {
     }
 
     func tenantPage(_ request: Request, tenantID: String) async throws -> Response {
-        let session = try environment.requireSession(request)
+        let session = try await environment.requireSession(request)
         let installation = try await accessible(tenantID, session)
         let query = request.queryDictionary
         let notice: String? = switch query["done"] {
         case "settings": "Settings saved. The next event uses them."
         case "inactive": "EnableBot is deactivated in this workspace."
         case "active": "EnableBot is active again in this workspace."
+        case "suspended": "EnableBot is suspended in this workspace. Only the operator can lift the suspension."
+        case "lifted": "The suspension is lifted. EnableBot was uninstalled meanwhile: it answers again once the workspace reinstalls it."
+        case "sessions": "Every dashboard session of this workspace's admins has ended."
         default: nil
         }
         return try await renderTenant(installation, session: session, notice: notice)
@@ -61,12 +67,17 @@ struct DashboardRoutes {
     ) async throws -> Response {
         var values = try await summary(installation)
         let settings = installation.settings
-        values["model"] = form?["model"] ?? settings.model ?? ""
+        let currentModel = form?["model"] ?? settings.model ?? ""
+        var models = environment.settings.llmModels
+        if !currentModel.isEmpty, !models.contains(currentModel) { models.append(currentModel) }
+        values["models"] = models.map { ["name": $0, "selected": $0 == currentModel] as [String: Any] }
+        values["defaultModel"] = environment.settings.llmModel
         values["systemPrompt"] = form?["system_prompt"] ?? settings.systemPrompt ?? ""
         values["rateLimit"] = form?["rate_limit"] ?? settings.rateLimit?.description ?? ""
-        values["defaultModel"] = "the deployment's LLM_MODEL"
-        values["defaultRateLimit"] = "RATE_LIMIT_PER_TENANT"
+        values["rateLimitCeiling"] = (settings.rateLimitCeiling ?? environment.settings.rateLimitPerTenant).description
+        values["isOperator"] = session.isOperator
         values["active"] = installation.status == .active
+        values["suspended"] = installation.status == .suspended
         values["installerUserID"] = installation.installerUserID
         values["botUserID"] = installation.botUserID
         values["scopes"] = installation.scopes
@@ -78,7 +89,7 @@ struct DashboardRoutes {
     }
 
     func auditPage(_ request: Request) async throws -> Response {
-        let session = try environment.requireSession(request)
+        let session = try await environment.requireSession(request)
         let query = request.queryDictionary
         var tenantFilter = query["tenant"].flatMap { $0.isEmpty ? nil : $0 }
         if !session.isOperator {
@@ -109,7 +120,7 @@ struct DashboardRoutes {
     }
 
     func systemPage(_ request: Request) async throws -> Response {
-        let session = try environment.requireSession(request)
+        let session = try await environment.requireSession(request)
         guard session.isOperator else { throw DashboardError.forbidden }
         let settings = environment.settings
         let health = await runtime.healthReport(service: .web)
@@ -132,8 +143,10 @@ struct DashboardRoutes {
 
     // MARK: - Changes
 
+    /// A workspace admin may change the prompt, pick a model from `LLM_MODELS` and lower the rate limit, never
+    /// raise it above the operator's ceiling. The operator's rate limit for a workspace is that ceiling.
     func saveSettings(_ request: Request, tenantID: String) async throws -> Response {
-        let session = try environment.requireSession(request)
+        let session = try await environment.requireSession(request)
         let form = try await environment.readForm(request, session: session)
         let installation = try await accessible(tenantID, session)
         let validated: TenantSettings
@@ -142,34 +155,98 @@ struct DashboardRoutes {
         } catch let error as SettingsForm.Invalid {
             return try await renderTenant(installation, session: session, error: error.message, form: form, status: .badRequest)
         }
-        try await runtime.installations.updateSettings(tenantID: tenantID, settings: validated)
+        let current = installation.settings
+        var updated = current
+        updated.systemPrompt = validated.systemPrompt
+        updated.model = validated.model
+        if let model = validated.model, model != current.model, !environment.settings.llmModels.contains(model), !session.isOperator {
+            throw await environment.refuse(
+                "The model must be one the operator allows: \(environment.settings.llmModels.joined(separator: ", ")).",
+                tenantID: tenantID, session: session
+            )
+        }
+        if session.isOperator {
+            updated.rateLimitCeiling = validated.rateLimit
+            updated.rateLimit = validated.rateLimit
+        } else {
+            let ceiling = current.rateLimitCeiling ?? environment.settings.rateLimitPerTenant
+            if let wanted = validated.rateLimit, !wanted.isWithin(ceiling) {
+                throw await environment.refuse(
+                    "The rate limit can only be lowered: at most \(ceiling), the operator's limit for this workspace.",
+                    tenantID: tenantID, session: session
+                )
+            }
+            updated.rateLimit = validated.rateLimit
+        }
+        try await runtime.installations.updateSettings(tenantID: tenantID, settings: updated)
         await environment.audit(
             tenantID: tenantID, actor: session.actor, action: "settings_changed",
-            detail: SettingsForm.describeChange(from: installation.settings, to: validated)
+            detail: SettingsForm.describeChange(from: current, to: updated)
         )
         return .redirect(to: "/dashboard/tenants/\(Self.pathSegment(tenantID))?done=settings")
     }
 
+    /// A workspace admin may deactivate the bot and reactivate it, unless the operator suspended it: only the
+    /// operator suspends and lifts a suspension.
     func changeStatus(_ request: Request, tenantID: String) async throws -> Response {
-        let session = try environment.requireSession(request)
+        let session = try await environment.requireSession(request)
         let form = try await environment.readForm(request, session: session)
         let installation = try await accessible(tenantID, session)
         guard let status = form["status"].flatMap(Installation.Status.init(rawValue:)) else {
             throw DashboardError.badRequest("The form asked for an unknown status.")
         }
-        if status == .active, installation.status == .inactive,
+        if !session.isOperator {
+            if status == .suspended {
+                throw await environment.refuse("Only the operator can suspend a workspace.", tenantID: tenantID, session: session)
+            }
+            if installation.status == .suspended {
+                throw await environment.refuse(
+                    "The operator suspended EnableBot in this workspace; only the operator can lift the suspension.",
+                    tenantID: tenantID, session: session
+                )
+            }
+        }
+        var target = status
+        if status == .active, installation.status != .active,
            (try? await runtime.installations.tokens(tenantID: tenantID))??.botToken == nil {
-            return try await renderTenant(
-                installation, session: session,
-                error: "EnableBot was uninstalled from this workspace, so it has no token: install it again to reactivate it.",
-                status: .conflict
+            guard installation.status == .suspended else {
+                return try await renderTenant(
+                    installation, session: session,
+                    error: "EnableBot was uninstalled from this workspace, so it has no token: install it again to reactivate it.",
+                    status: .conflict
+                )
+            }
+            // Lifting the suspension of an uninstalled workspace: it becomes an ordinary uninstalled one.
+            target = .inactive
+        }
+        if target != installation.status {
+            try await runtime.installations.setStatus(tenantID: tenantID, status: target)
+            let action = switch (installation.status, target) {
+            case (_, .suspended): "suspended"
+            case (.suspended, _): "suspension_lifted"
+            case (_, .active): "reactivated"
+            default: "deactivated"
+            }
+            await environment.audit(tenantID: tenantID, actor: session.actor, action: action)
+        }
+        let done = installation.status == .suspended && target == .inactive ? "lifted" : target.rawValue
+        return .redirect(to: "/dashboard/tenants/\(Self.pathSegment(tenantID))?done=\(done)")
+    }
+
+    /// The operator ends every dashboard session of a workspace's admins (say, after someone left).
+    func endSessions(_ request: Request, tenantID: String) async throws -> Response {
+        let session = try await environment.requireSession(request)
+        _ = try await environment.readForm(request, session: session)
+        _ = try await accessible(tenantID, session)
+        guard session.isOperator else {
+            throw await environment.refuse(
+                "Only the operator can end other people's sessions; use “Sign out everywhere” for your own.",
+                tenantID: tenantID, session: session
             )
         }
-        if status != installation.status {
-            try await runtime.installations.setStatus(tenantID: tenantID, status: status)
-            await environment.audit(tenantID: tenantID, actor: session.actor, action: status == .active ? "reactivated" : "deactivated")
-        }
-        return .redirect(to: "/dashboard/tenants/\(Self.pathSegment(tenantID))?done=\(status.rawValue)")
+        let count = try await environment.sessions.endAll(tenantID: tenantID)
+        await environment.audit(tenantID: tenantID, actor: session.actor, action: "sessions_ended", detail: "\(count) admin(s)")
+        return .redirect(to: "/dashboard/tenants/\(Self.pathSegment(tenantID))?done=sessions")
     }
 
     // MARK: - Helpers
@@ -190,7 +267,7 @@ struct DashboardRoutes {
             "orgWide": installation.isEnterpriseInstall, "installedAt": PageRenderer.date(installation.installedAt),
             "eventsToday": today.events, "eventsMonth": month.events,
             "rateLimitedToday": today.rateLimited, "rateLimitedMonth": month.rateLimited,
-            "rateLimit": installation.settings.rateLimit?.description ?? "default",
+            "rateLimit": installation.settings.effectiveRateLimit(default: environment.settings.rateLimitPerTenant).description,
         ]
         // Absent rather than empty, so the templates' inverted sections ("none") see it as missing.
         if let lastError = installation.lastError, !lastError.isEmpty { row["lastError"] = lastError }

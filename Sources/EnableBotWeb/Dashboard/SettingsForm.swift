@@ -45,6 +45,9 @@ enum SettingsForm {
         if old.rateLimit != new.rateLimit {
             parts.append("rate limit: \(old.rateLimit?.description ?? "default") → \(new.rateLimit?.description ?? "default")")
         }
+        if old.rateLimitCeiling != new.rateLimitCeiling {
+            parts.append("operator's limit: \(old.rateLimitCeiling?.description ?? "default") → \(new.rateLimitCeiling?.description ?? "default")")
+        }
         if old.systemPrompt != new.systemPrompt {
             parts.append(new.systemPrompt.map { "system prompt changed (\($0.count) characters)" } ?? "system prompt reset to default")
         }

@@ -10,11 +10,14 @@ struct InstallRoutes {
     static let cookiePath = "/slack"
 
     func add(to router: Router<WebRequestContext>) {
-        router.get("/slack/install") { _, _ in try await installPage() }
+        router.get("/slack/install") { request, context in try await installPage(request, context) }
         router.get("/slack/oauth/callback") { request, _ in await callback(request) }
     }
 
-    func installPage() async throws -> Response {
+    func installPage(_ request: Request, _ context: WebRequestContext) async throws -> Response {
+        if let retryAfter = await environment.throttle.admit(.oauthStart, client: environment.clientAddress(request, context)) {
+            throw DashboardError.tooManyRequests(retryAfter: retryAfter)
+        }
         let settings = environment.settings
         let state = try await environment.runtime.oauthStates.issue(purpose: Self.statePurpose)
         var params = [("client_id", settings.slackClientID), ("scope", settings.slackScopes)]
@@ -96,6 +99,8 @@ struct InstallRoutes {
         var detail = "\(teamName); scopes \(installation.scopes)"
         if orgWide { detail += "; org-wide" }
         if tokens.refreshToken != nil { detail += "; rotating tokens" }
+        let suspended = existing?.status == .suspended
+        if suspended { detail += "; stays suspended by the operator" }
         await environment.audit(
             tenantID: tenantID, actor: installer.isEmpty ? "slack" : "slack:\(installer)",
             action: existing == nil ? "install" : "reinstall", detail: detail
@@ -104,7 +109,7 @@ struct InstallRoutes {
 
         let slackTeam = access.team?.id ?? access.enterprise?.id ?? tenantID
         return [
-            "teamName": teamName, "orgWide": orgWide, "reinstall": existing != nil,
+            "teamName": teamName, "orgWide": orgWide, "reinstall": existing != nil, "suspended": suspended,
             "slackURL": "slack://app?" + WebForm.query([("team", slackTeam), ("id", access.appID ?? "")]),
         ]
     }

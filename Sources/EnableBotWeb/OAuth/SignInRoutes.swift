@@ -11,11 +11,14 @@ struct SignInRoutes {
     static let cookiePath = "/auth/slack"
 
     func add(to router: Router<WebRequestContext>) {
-        router.get("/auth/slack") { _, _ in try await start() }
+        router.get("/auth/slack") { request, context in try await start(request, context) }
         router.get("/auth/slack/callback") { request, _ in await callback(request) }
     }
 
-    func start() async throws -> Response {
+    func start(_ request: Request, _ context: WebRequestContext) async throws -> Response {
+        if let retryAfter = await environment.throttle.admit(.oauthStart, client: environment.clientAddress(request, context)) {
+            throw DashboardError.tooManyRequests(retryAfter: retryAfter)
+        }
         let settings = environment.settings
         let state = try await environment.runtime.oauthStates.issue(purpose: Self.statePurpose)
         let params = [
@@ -60,27 +63,17 @@ struct SignInRoutes {
         } catch {
             throw OAuthStateCheck.slackFailure(error, flow: .signIn)
         }
-        let installations = environment.runtime.installations
-        guard let installation = try await installations.authorize(
+        guard let installation = try await environment.runtime.installations.authorize(
             teamID: person.teamID, enterpriseID: person.enterpriseID, isEnterpriseInstall: false
         ) else { throw OAuthError.workspaceNotInstalled }
-
-        if person.userID != installation.installerUserID {
-            guard let botToken = try await installations.tokens(tenantID: installation.tenantID)?.botToken else {
-                throw OAuthError.notWorkspaceAdmin
-            }
-            let info: SlackUserInfo
-            do {
-                info = try await environment.slack.usersInfo(token: botToken, userID: person.userID)
-            } catch {
-                throw OAuthStateCheck.slackFailure(error, flow: .signIn)
-            }
-            guard info.isWorkspaceAdmin else { throw OAuthError.notWorkspaceAdmin }
+        guard try await environment.adminCheck.mayManage(installation, userID: person.userID) else {
+            throw installation.isEnterpriseInstall ? OAuthError.notOrgAdmin : OAuthError.notWorkspaceAdmin
         }
-        let session = WebSession.workspaceAdmin(
-            tenantID: installation.tenantID, userID: person.userID, name: person.name ?? person.userID,
-            expiresAt: environment.now().addingTimeInterval(environment.sessionLifetime)
-        )
+        let expiry = environment.now().addingTimeInterval(environment.sessionLifetime)
+        let session = try await environment.startSession({ version in
+            .workspaceAdmin(tenantID: installation.tenantID, userID: person.userID, name: person.name ?? person.userID,
+                            expiresAt: expiry, version: version)
+        }, tenantID: installation.tenantID, adminChecked: true)
         await environment.audit(tenantID: installation.tenantID, actor: session.actor, action: "sign_in", detail: "Sign in with Slack")
         return session
     }

@@ -25,6 +25,8 @@ public enum OAuthError: Error, Equatable, Sendable {
     case workspaceNotInstalled
     /// Sign in with Slack: the person is neither an admin of the workspace nor its installer.
     case notWorkspaceAdmin
+    /// Sign in with Slack to an org-wide installation: the person is neither an org admin/owner nor its installer.
+    case notOrgAdmin
 
     var flow: Flow {
         switch self {
@@ -33,7 +35,7 @@ public enum OAuthError: Error, Equatable, Sendable {
              .stateExpired(let flow), .stateReused(let flow), .slackRefused(let flow, _, _), .slackUnreachable(let flow):
             flow
         case .noBotToken: .install
-        case .workspaceNotInstalled, .notWorkspaceAdmin: .signIn
+        case .workspaceNotInstalled, .notWorkspaceAdmin, .notOrgAdmin: .signIn
         }
     }
 }
@@ -46,7 +48,12 @@ public enum DashboardError: Error, Equatable, Sendable {
     /// A form without a valid CSRF token (stale page, another session, or a forged request).
     case csrfInvalid
     case tooManyLoginAttempts(retryAfter: Int)
+    /// Too many installs or sign-ins started from one address.
+    case tooManyRequests(retryAfter: Int)
     case badRequest(String)
+    /// Something a workspace admin may not do (raise a limit above the operator's, lift a suspension…): the
+    /// sentence says what and why.
+    case refused(String)
 }
 
 /// The one place errors become pages: status, heading, message and the next step.
@@ -133,6 +140,10 @@ struct FailurePage {
         case .notWorkspaceAdmin:
             return .init(.forbidden, "Only workspace admins can manage EnableBot",
                          "You are signed in to Slack, but you are neither an admin of this workspace nor the person who installed EnableBot.")
+        case .notOrgAdmin:
+            return .init(.forbidden, "Only admins can manage EnableBot",
+                         "EnableBot is installed for your whole organization, so only the organization's admins and owners, "
+                             + "or the person who installed it, can manage it. An admin of one workspace cannot.")
         }
     }
 
@@ -149,8 +160,14 @@ struct FailurePage {
         case .tooManyLoginAttempts(let retryAfter):
             .init(.tooManyRequests, "Too many sign-in attempts",
                   "Please wait \(retryAfter) seconds before trying again.", action: ("/login", "Back to sign-in"), retryAfter: retryAfter)
+        case .tooManyRequests(let retryAfter):
+            .init(.tooManyRequests, "Too many requests",
+                  "Too many installations or sign-ins were started from your address. Please wait \(retryAfter) seconds and try again.",
+                  retryAfter: retryAfter)
         case .badRequest(let reason):
             .init(.badRequest, "Request refused", reason, action: ("/dashboard", "Go to the dashboard"))
+        case .refused(let reason):
+            .init(.forbidden, "Not allowed", reason, action: ("/dashboard", "Go to the dashboard"))
         }
     }
 }

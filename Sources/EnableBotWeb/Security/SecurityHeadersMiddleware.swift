@@ -3,6 +3,9 @@ import Hummingbird
 /// Security headers on every response, error pages included: a strict CSP without scripts, no framing,
 /// no MIME sniffing, no referrer leaking codes or states to other sites.
 struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// Sent when the public URL is https: browsers then refuse plain http to this host for a year.
+    let strictTransportSecurity: Bool
+
     static var contentSecurityPolicy: String {
         "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
             + "frame-ancestors 'none'; base-uri 'none'"
@@ -14,6 +17,9 @@ struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
         response.headers[.xContentTypeOptions] = "nosniff"
         response.headers[xFrameOptions] = "DENY"
         response.headers[referrerPolicy] = "no-referrer"
+        if strictTransportSecurity {
+            response.headers[hsts] = "max-age=31536000"
+        }
         if response.headers[.cacheControl] == nil {
             response.headers[.cacheControl] = "no-store"
         }
@@ -23,3 +29,4 @@ struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
 
 private let xFrameOptions = HTTPFieldName("X-Frame-Options")!
 private let referrerPolicy = HTTPFieldName("Referrer-Policy")!
+private let hsts = HTTPFieldName("Strict-Transport-Security")!

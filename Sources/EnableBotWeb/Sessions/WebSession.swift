@@ -21,24 +21,38 @@ public struct WebSession: Sendable, Equatable, Codable {
     public var displayName: String
     /// Epoch seconds after which the cookie is refused.
     public var expiresAt: Int64
+    /// The principal's session version when this session began; once it is bumped the cookie is refused.
+    public var version: Int
 
     enum CodingKeys: String, CodingKey {
-        case id = "sid", role, tenantID = "tid", userID = "uid", displayName = "name", expiresAt = "exp"
+        case id = "sid", role, tenantID = "tid", userID = "uid", displayName = "name", expiresAt = "exp", version = "ver"
     }
 
-    public static func `operator`(expiresAt: Date) -> WebSession {
+    public static func `operator`(expiresAt: Date, version: Int = 0) -> WebSession {
         WebSession(
             id: SecureRandom.token(byteCount: 16), role: .operator, tenantID: nil, userID: nil,
-            displayName: "Operator", expiresAt: Int64(expiresAt.timeIntervalSince1970)
+            displayName: "Operator", expiresAt: Int64(expiresAt.timeIntervalSince1970), version: version
         )
     }
 
-    public static func workspaceAdmin(tenantID: String, userID: String, name: String, expiresAt: Date) -> WebSession {
+    public static func workspaceAdmin(tenantID: String, userID: String, name: String, expiresAt: Date, version: Int = 0) -> WebSession {
         WebSession(
             id: SecureRandom.token(byteCount: 16), role: .workspaceAdmin, tenantID: tenantID, userID: userID,
-            displayName: name, expiresAt: Int64(expiresAt.timeIntervalSince1970)
+            displayName: name, expiresAt: Int64(expiresAt.timeIntervalSince1970), version: version
         )
     }
+
+    /// Who signed in, as `DashboardSessions` keys it: the operator, or one Slack user of one tenant.
+    public var principal: String {
+        switch role {
+        case .operator: "operator"
+        case .workspaceAdmin: Self.principal(tenantID: tenantID ?? "", userID: userID ?? "")
+        }
+    }
+
+    public static func principal(tenantID: String, userID: String) -> String { "slack:\(tenantID):\(userID)" }
+
+    public var expiry: Date { Date(timeIntervalSince1970: TimeInterval(expiresAt)) }
 
     public var isOperator: Bool { role == .operator }
 
