@@ -1,19 +1,21 @@
 import Hummingbird
 import NIOCore
 
-/// The request context of enablebot-web: Hummingbird's basics plus the client's address, which the
-/// login rate limit keys on.
+/// The request context of enablebot-web: Hummingbird's basics, the TCP peer (the throttles key on the client's
+/// address, see `ClientAddressResolver`) and, on the `/dashboard` and `/logout` routes, the signed-in session.
 public struct WebRequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     public let remoteAddress: SocketAddress?
+    /// Set by `SessionMiddleware`.
+    var session: WebSession?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress
     }
 
-    /// The peer's IP address. Deliberately not `X-Forwarded-For`, which any client can set.
-    var clientAddress: String {
-        remoteAddress?.ipAddress ?? "unknown"
+    func requireSession() throws -> WebSession {
+        guard let session else { throw SignInRequired() }
+        return session
     }
 }

@@ -66,11 +66,6 @@ struct WebEnvironment: Sendable {
         return allowed
     }
 
-    /// The signed-in session, or `SignInRequired` (a redirect to /login).
-    func requireSession(_ request: Request) async throws -> WebSession {
-        guard let session = try await session(request) else { throw SignInRequired() }
-        return session
-    }
 
     /// Starts a session for `principal` at its current version.
     func startSession(_ make: (Int) -> WebSession, tenantID: String?, adminChecked: Bool) async throws -> WebSession {
@@ -85,14 +80,27 @@ struct WebEnvironment: Sendable {
         PageChrome(title: title, session: session, csrf: session.map(signer.csrfToken(for:)))
     }
 
-    /// Reads a form posted within `session` and checks its CSRF token.
-    func readForm(_ request: Request, session: WebSession) async throws -> [String: String] {
-        let form = try await WebForm.read(request, limit: settings.maxBodyBytes)
+    /// Reads an `application/x-www-form-urlencoded` body with Hummingbird's decoder: a form that does not decode
+    /// (a repeated or nested field, broken percent-encoding) is a 400, never a 500.
+    func readForm(_ request: Request) async throws -> [String: String] {
+        var request = request
+        let body = try await request.collectBody(upTo: settings.maxBodyBytes)
+        do {
+            return try URLEncodedFormDecoder().decode([String: String].self, from: String(buffer: body))
+        } catch {
+            throw DashboardError.badRequest("The form could not be read. Reload the page and try again.")
+        }
+    }
+
+    /// Reads a form posted within the signed-in session of `context` and checks its CSRF token.
+    func readForm(_ request: Request, context: WebRequestContext) async throws -> [String: String] {
+        let session = try context.requireSession()
+        let form = try await readForm(request)
         try checkCSRF(form, session: session)
         return form
     }
 
-    func checkCSRF(_ form: [String: String], session: WebSession) throws {
+    private func checkCSRF(_ form: [String: String], session: WebSession) throws {
         guard signer.verify(csrf: form["csrf_token"], expected: signer.csrfToken(for: session)) else {
             throw DashboardError.csrfInvalid
         }
@@ -138,32 +146,6 @@ struct PasswordCheck: Sendable {
     }
 }
 
-/// Renders every error a route throws as a page (or, without a session, a redirect to /login), in one place.
-struct FailurePageMiddleware: RouterMiddleware {
-    typealias Context = WebRequestContext
-    let environment: WebEnvironment
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        do {
-            return try await next(request, context)
-        } catch is SignInRequired {
-            return .redirect(to: "/login")
-        } catch {
-            let reference = SecureRandom.token(byteCount: 6)
-            let page = FailurePage(error)
-            if page.status.code >= 500 {
-                environment.logger.error("request failed", metadata: [
-                    "path": "\(request.uri.path)", "status": "\(page.status.code)", "reference": "\(reference)", "error": "\(error)",
-                ])
-            }
-            let session = try? await environment.session(request)
-            return environment.renderer.failure(
-                error, session: session, csrf: session.map(environment.signer.csrfToken(for:)), reference: reference
-            )
-        }
-    }
-}
-
 extension WebEnvironment {
     /// A refusal of something the signed-in person asked for on their own workspace: audited, then a 403 page
     /// that says why.
@@ -172,4 +154,15 @@ extension WebEnvironment {
         logger.info("dashboard action refused", metadata: ["tenant_id": "\(tenantID)", "user_id": "\(session.userID ?? "operator")", "status": "403"])
         return .refused(reason)
     }
+}
+
+extension Response {
+    static func redirect(to location: String) -> Response {
+        Response(status: .seeOther, headers: [.location: location])
+    }
+}
+
+/// `a=1&b=x%20y` for a URL's query, by Hummingbird's form encoder.
+func formQuery(_ params: [String: String]) -> String {
+    (try? URLEncodedFormEncoder().encode(params)) ?? ""
 }

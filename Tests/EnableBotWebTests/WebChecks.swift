@@ -1,5 +1,6 @@
 import EnableBotCore
 import Foundation
+import Hummingbird
 import Testing
 import TestSupport
 
@@ -57,6 +58,12 @@ enum WebChecks {
         let rest = html[tag.upperBound...]
         guard let end = rest.firstIndex(of: "\"") else { return nil }
         return String(rest[..<end]).replacingOccurrences(of: "&amp;", with: "&")
+    }
+
+    /// The query parameters of a link, decoded.
+    static func query(of url: String) throws -> [String: String] {
+        let query = try #require(url.split(separator: "?", maxSplits: 1).last.map(String.init))
+        return try URLEncodedFormDecoder().decode([String: String].self, from: query)
     }
 
     static func state(in url: String) -> String? {

@@ -7,30 +7,32 @@ import Hummingbird
 struct DashboardRoutes {
     let environment: WebEnvironment
 
+    /// Every route sits behind `SessionMiddleware`: the handlers find the session in the context.
     func add(to router: Router<WebRequestContext>) {
-        router.get("/dashboard") { request, _ in try await overview(request) }
-        router.get("/dashboard/tenants/{tenant}") { request, context in
-            try await tenantPage(request, tenantID: try context.parameters.require("tenant"))
+        let dashboard = router.group("dashboard").add(middleware: SessionMiddleware(environment: environment))
+        dashboard.get { request, context in try await overview(request, context) }
+        dashboard.get("tenants/{tenant}") { request, context in
+            try await tenantPage(request, context, tenantID: try context.parameters.require("tenant"))
         }
-        router.post("/dashboard/tenants/{tenant}/settings") { request, context in
-            try await saveSettings(request, tenantID: try context.parameters.require("tenant"))
+        dashboard.post("tenants/{tenant}/settings") { request, context in
+            try await saveSettings(request, context, tenantID: try context.parameters.require("tenant"))
         }
-        router.post("/dashboard/tenants/{tenant}/status") { request, context in
-            try await changeStatus(request, tenantID: try context.parameters.require("tenant"))
+        dashboard.post("tenants/{tenant}/status") { request, context in
+            try await changeStatus(request, context, tenantID: try context.parameters.require("tenant"))
         }
-        router.post("/dashboard/tenants/{tenant}/sessions/end") { request, context in
-            try await endSessions(request, tenantID: try context.parameters.require("tenant"))
+        dashboard.post("tenants/{tenant}/sessions/end") { request, context in
+            try await endSessions(request, context, tenantID: try context.parameters.require("tenant"))
         }
-        router.get("/dashboard/audit") { request, _ in try await auditPage(request) }
-        router.get("/dashboard/system") { request, _ in try await systemPage(request) }
+        dashboard.get("audit") { request, context in try await auditPage(request, context) }
+        dashboard.get("system") { request, context in try await systemPage(request, context) }
     }
 
     private var runtime: CoreRuntime { environment.runtime }
 
     // MARK: - Pages
 
-    func overview(_ request: Request) async throws -> Response {
-        let session = try await environment.requireSession(request)
+    func overview(_ request: Request, _ context: WebRequestContext) async throws -> Response {
+        let session = try context.requireSession()
         var installations = try await runtime.installations.all()
         if !session.isOperator { installations = installations.filter { session.canManage(tenantID: $0.tenantID) } }
         var rows: [[String: Any]] = []
@@ -45,8 +47,8 @@ struct DashboardRoutes {
         return environment.renderer.render("dashboard", values, chrome: environment.chrome("Installations", session))
     }
 
-    func tenantPage(_ request: Request, tenantID: String) async throws -> Response {
-        let session = try await environment.requireSession(request)
+    func tenantPage(_ request: Request, _ context: WebRequestContext, tenantID: String) async throws -> Response {
+        let session = try context.requireSession()
         let installation = try await accessible(tenantID, session)
         let query = request.queryDictionary
         let notice: String? = switch query["done"] {
@@ -88,8 +90,8 @@ struct DashboardRoutes {
         return environment.renderer.render("tenant", values, chrome: environment.chrome(installation.teamName, session), status: status)
     }
 
-    func auditPage(_ request: Request) async throws -> Response {
-        let session = try await environment.requireSession(request)
+    func auditPage(_ request: Request, _ context: WebRequestContext) async throws -> Response {
+        let session = try context.requireSession()
         let query = request.queryDictionary
         var tenantFilter = query["tenant"].flatMap { $0.isEmpty ? nil : $0 }
         if !session.isOperator {
@@ -110,17 +112,16 @@ struct DashboardRoutes {
             }
         }
         if entries.count == pageSize, let last = entries.last {
-            var params: [(String, String)] = []
-            if session.isOperator, let tenantFilter { params.append(("tenant", tenantFilter)) }
-            if let action { params.append(("action", action)) }
-            params.append(("before", String(last.id)))
-            values["olderURL"] = "/dashboard/audit?" + WebForm.query(params)
+            var params = ["before": String(last.id)]
+            if session.isOperator, let tenantFilter { params["tenant"] = tenantFilter }
+            if let action { params["action"] = action }
+            values["olderURL"] = "/dashboard/audit?" + formQuery(params)
         }
         return environment.renderer.render("audit", values, chrome: environment.chrome("Audit log", session))
     }
 
-    func systemPage(_ request: Request) async throws -> Response {
-        let session = try await environment.requireSession(request)
+    func systemPage(_ request: Request, _ context: WebRequestContext) async throws -> Response {
+        let session = try context.requireSession()
         guard session.isOperator else { throw DashboardError.forbidden }
         let settings = environment.settings
         let health = await runtime.healthReport(service: .web)
@@ -145,9 +146,9 @@ struct DashboardRoutes {
 
     /// A workspace admin may change the prompt, pick a model from `LLM_MODELS` and lower the rate limit, never
     /// raise it above the operator's ceiling. The operator's rate limit for a workspace is that ceiling.
-    func saveSettings(_ request: Request, tenantID: String) async throws -> Response {
-        let session = try await environment.requireSession(request)
-        let form = try await environment.readForm(request, session: session)
+    func saveSettings(_ request: Request, _ context: WebRequestContext, tenantID: String) async throws -> Response {
+        let session = try context.requireSession()
+        let form = try await environment.readForm(request, context: context)
         let installation = try await accessible(tenantID, session)
         let validated: TenantSettings
         do {
@@ -188,9 +189,9 @@ struct DashboardRoutes {
 
     /// A workspace admin may deactivate the bot and reactivate it, unless the operator suspended it: only the
     /// operator suspends and lifts a suspension.
-    func changeStatus(_ request: Request, tenantID: String) async throws -> Response {
-        let session = try await environment.requireSession(request)
-        let form = try await environment.readForm(request, session: session)
+    func changeStatus(_ request: Request, _ context: WebRequestContext, tenantID: String) async throws -> Response {
+        let session = try context.requireSession()
+        let form = try await environment.readForm(request, context: context)
         let installation = try await accessible(tenantID, session)
         guard let status = form["status"].flatMap(Installation.Status.init(rawValue:)) else {
             throw DashboardError.badRequest("The form asked for an unknown status.")
@@ -234,9 +235,9 @@ struct DashboardRoutes {
     }
 
     /// The operator ends every dashboard session of a workspace's admins (say, after someone left).
-    func endSessions(_ request: Request, tenantID: String) async throws -> Response {
-        let session = try await environment.requireSession(request)
-        _ = try await environment.readForm(request, session: session)
+    func endSessions(_ request: Request, _ context: WebRequestContext, tenantID: String) async throws -> Response {
+        let session = try context.requireSession()
+        _ = try await environment.readForm(request, context: context)
         _ = try await accessible(tenantID, session)
         guard session.isOperator else {
             throw await environment.refuse(

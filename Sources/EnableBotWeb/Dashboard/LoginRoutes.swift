@@ -9,8 +9,9 @@ struct LoginRoutes {
     func add(to router: Router<WebRequestContext>) {
         router.get("/login") { request, _ in try await loginPage(request) }
         router.post("/login") { request, context in try await login(request, context: context) }
-        router.post("/logout") { request, _ in try await logout(request, everywhere: false) }
-        router.post("/logout/everywhere") { request, _ in try await logout(request, everywhere: true) }
+        let logout = router.group("logout").add(middleware: SessionMiddleware(environment: environment))
+        logout.post { request, context in try await self.logout(request, context, everywhere: false) }
+        logout.post("everywhere") { request, context in try await self.logout(request, context, everywhere: true) }
     }
 
     /// The form's CSRF token is bound to a random pre-login cookie, so another site cannot log a browser in.
@@ -28,7 +29,7 @@ struct LoginRoutes {
     /// The CSRF token is checked before the attempt counts against the address's limit, so requests forged or sent
     /// blind by someone else cannot use up the operator's attempts.
     func login(_ request: Request, context: WebRequestContext) async throws -> Response {
-        let form = try await WebForm.read(request, limit: environment.settings.maxBodyBytes)
+        let form = try await environment.readForm(request)
         guard let nonce = request.cookies[CookieName.loginNonce]?.value,
               environment.signer.verify(csrf: form["csrf_token"], expected: environment.signer.loginCSRFToken(nonce: nonce))
         else { throw DashboardError.csrfInvalid }
@@ -51,9 +52,9 @@ struct LoginRoutes {
 
     /// Ends this session on the server (a copy of the cookie no longer works), or, `everywhere`, every session of the
     /// same person on every device.
-    func logout(_ request: Request, everywhere: Bool) async throws -> Response {
-        let session = try await environment.requireSession(request)
-        _ = try await environment.readForm(request, session: session)
+    func logout(_ request: Request, _ context: WebRequestContext, everywhere: Bool) async throws -> Response {
+        let session = try context.requireSession()
+        _ = try await environment.readForm(request, context: context)
         if everywhere {
             try await environment.sessions.endAll(principal: session.principal)
             await environment.audit(tenantID: session.tenantID, actor: session.actor, action: "sign_out", detail: "every session")

@@ -11,7 +11,14 @@ struct InstallRoutes {
 
     func add(to router: Router<WebRequestContext>) {
         router.get("/slack/install") { request, context in try await installPage(request, context) }
-        router.get("/slack/oauth/callback") { request, _ in await callback(request) }
+        router.group("slack/oauth/callback")
+            .add(middleware: OAuthCallbackMiddleware(
+                environment: environment, stateCookie: CookieName.installState, cookiePath: Self.cookiePath,
+                failureMessage: "install failed"
+            ))
+            .get { request, _ in
+                environment.renderer.render("installed", try await completeInstall(request), chrome: PageChrome(title: "EnableBot is installed"))
+            }
     }
 
     func installPage(_ request: Request, _ context: WebRequestContext) async throws -> Response {
@@ -20,35 +27,18 @@ struct InstallRoutes {
         }
         let settings = environment.settings
         let state = try await environment.runtime.oauthStates.issue(purpose: Self.statePurpose)
-        var params = [("client_id", settings.slackClientID), ("scope", settings.slackScopes)]
-        if !settings.slackUserScopes.isEmpty { params.append(("user_scope", settings.slackUserScopes)) }
-        params += [("redirect_uri", settings.slackRedirectURI), ("state", state)]
-        let url = settings.slackAuthorizeURL + (settings.slackAuthorizeURL.contains("?") ? "&" : "?") + WebForm.query(params)
+        var params = [
+            "client_id": settings.slackClientID, "scope": settings.slackScopes, "redirect_uri": settings.slackRedirectURI,
+            "state": state,
+        ]
+        if !settings.slackUserScopes.isEmpty { params["user_scope"] = settings.slackUserScopes }
+        let url = settings.slackAuthorizeURL + (settings.slackAuthorizeURL.contains("?") ? "&" : "?") + formQuery(params)
         var response = environment.renderer.render("install", [
             "authorizeURL": url,
             "scopes": ScopeDescriptions.list(settings.slackScopes),
             "userScopes": ScopeDescriptions.list(settings.slackUserScopes),
         ], chrome: PageChrome(title: "Add EnableBot to Slack"))
         response.setCookie(environment.cookie(CookieName.installState, value: state, maxAge: Int(OAuthStateStore.lifetime), path: Self.cookiePath))
-        return response
-    }
-
-    /// Whatever happens, the state cookie is cleared: a state is good for one attempt.
-    func callback(_ request: Request) async -> Response {
-        var response: Response
-        do {
-            let installed = try await completeInstall(request)
-            response = environment.renderer.render("installed", installed, chrome: PageChrome(title: "EnableBot is installed"))
-        } catch {
-            let reference = SecureRandom.token(byteCount: 6)
-            let status = FailurePage(error).status.code
-            let level: Logger.Level = status >= 500 ? .error : .info
-            environment.logger.log(level: level, "install failed", metadata: [
-                "reason": "\(Self.reason(error))", "status": "\(status)", "reference": "\(reference)",
-            ])
-            response = environment.renderer.failure(error, reference: reference)
-        }
-        response.setCookie(environment.clearedCookie(CookieName.installState, path: Self.cookiePath))
         return response
     }
 
@@ -110,16 +100,8 @@ struct InstallRoutes {
         let slackTeam = access.team?.id ?? access.enterprise?.id ?? tenantID
         return [
             "teamName": teamName, "orgWide": orgWide, "reinstall": existing != nil, "suspended": suspended,
-            "slackURL": "slack://app?" + WebForm.query([("team", slackTeam), ("id", access.appID ?? "")]),
+            "slackURL": "slack://app?" + formQuery(["team": slackTeam, "id": access.appID ?? ""]),
         ]
-    }
-
-    /// A log-safe reason: the error's case, never a token or Slack's raw answer.
-    static func reason(_ error: any Error) -> String {
-        switch error {
-        case let error as OAuthError: "\(error)"
-        default: String(describing: type(of: error))
-        }
     }
 }
 

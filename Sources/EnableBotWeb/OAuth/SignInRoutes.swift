@@ -12,7 +12,16 @@ struct SignInRoutes {
 
     func add(to router: Router<WebRequestContext>) {
         router.get("/auth/slack") { request, context in try await start(request, context) }
-        router.get("/auth/slack/callback") { request, _ in await callback(request) }
+        router.group("auth/slack/callback")
+            .add(middleware: OAuthCallbackMiddleware(
+                environment: environment, stateCookie: CookieName.signInState, cookiePath: Self.cookiePath,
+                failureMessage: "sign-in failed"
+            ))
+            .get { request, _ in
+                var response = Response.redirect(to: "/dashboard")
+                response.setCookie(environment.sessionCookie(try await signIn(request)))
+                return response
+            }
     }
 
     func start(_ request: Request, _ context: WebRequestContext) async throws -> Response {
@@ -22,30 +31,12 @@ struct SignInRoutes {
         let settings = environment.settings
         let state = try await environment.runtime.oauthStates.issue(purpose: Self.statePurpose)
         let params = [
-            ("response_type", "code"), ("scope", "openid profile"), ("client_id", settings.slackClientID),
-            ("state", state), ("redirect_uri", settings.slackOIDCRedirectURI),
+            "response_type": "code", "scope": "openid profile", "client_id": settings.slackClientID,
+            "state": state, "redirect_uri": settings.slackOIDCRedirectURI,
         ]
         let base = settings.slackOIDCAuthorizeURL
-        var response = Response.redirect(to: base + (base.contains("?") ? "&" : "?") + WebForm.query(params))
+        var response = Response.redirect(to: base + (base.contains("?") ? "&" : "?") + formQuery(params))
         response.setCookie(environment.cookie(CookieName.signInState, value: state, maxAge: Int(OAuthStateStore.lifetime), path: Self.cookiePath))
-        return response
-    }
-
-    func callback(_ request: Request) async -> Response {
-        var response: Response
-        do {
-            let session = try await signIn(request)
-            response = .redirect(to: "/dashboard")
-            response.setCookie(environment.sessionCookie(session))
-        } catch {
-            let reference = SecureRandom.token(byteCount: 6)
-            let status = FailurePage(error).status.code
-            environment.logger.log(level: status >= 500 ? .error : .info, "sign-in failed", metadata: [
-                "reason": "\(InstallRoutes.reason(error))", "status": "\(status)", "reference": "\(reference)",
-            ])
-            response = environment.renderer.failure(error, reference: reference)
-        }
-        response.setCookie(environment.clearedCookie(CookieName.signInState, path: Self.cookiePath))
         return response
     }
 
