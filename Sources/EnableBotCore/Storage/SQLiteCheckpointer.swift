@@ -1,4 +1,3 @@
-import EnableBotCore
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -16,14 +15,20 @@ import ServiceLifecycle
 /// benchmark). Past `walLimitBytes` one checkpoint runs on the writer's own connection, where nothing can append
 /// meanwhile: it copies the frames the passive ones have not reached yet (20–50 ms here, once per
 /// `walLimitBytes` written), the next commit starts the WAL over, and `journal_size_limit` trims the file back.
-struct SQLiteCheckpointer: Service {
+public struct SQLiteCheckpointer: Service {
     let database: any Database
     let path: String
     let logger: Logger
     var interval: Duration = .milliseconds(100)
     var walLimitBytes = 256 << 20
 
-    func run() async throws {
+    public init(database: any Database, path: String, logger: Logger) {
+        self.database = database
+        self.path = path
+        self.logger = logger
+    }
+
+    public func run() async throws {
         let checkpointer = try SQLiteDatabase(path: path, logger: logger)
         let pageSize = try await database.queryFirst("PRAGMA page_size")?.int("page_size") ?? 4096
         let frameLimit = walLimitBytes / (pageSize + 24)
