@@ -52,10 +52,3 @@ enum Prompt {
         return "EnableBot is handling too many requests for this workspace right now. Please try again in about \(seconds) s."
     }
 }
-
-extension Duration {
-    /// Whole milliseconds, for logs.
-    var milliseconds: Int64 {
-        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
-    }
-}
