@@ -9,10 +9,13 @@ public enum OperationalRoutes {
         _ = MetricsBootstrap.registry
         router.get("/health") { _, _ -> Response in
             let report = await runtime.healthReport(service: service)
-            if !report.isHealthy {
-                runtime.logger.warning("health check failing", metadata: ["checks": "\(report.failing.joined(separator: ","))", "status": "503"])
+            let status: HTTPResponse.Status = report.isServing ? .ok : .serviceUnavailable
+            if !report.failing.isEmpty {
+                runtime.logger.warning("health check failing", metadata: [
+                    "checks": "\(report.failing.joined(separator: ","))", "status": "\(status.code)", "health": "\(report.status)",
+                ])
             }
-            return jsonResponse(report, status: report.isHealthy ? .ok : .serviceUnavailable)
+            return jsonResponse(report, status: status)
         }
         router.get("/metrics") { _, _ -> Response in
             Response(

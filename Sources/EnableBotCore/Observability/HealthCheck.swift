@@ -59,18 +59,24 @@ public struct HealthReport: Sendable, Codable, Equatable {
         case keyRotationDue = "key_rotation_due"
     }
 
+    /// "ok" when every check passes; "degraded" when only Redis fails (limits fall back to per-process ones and the
+    /// service keeps answering, so a load balancer must not take it out); "unavailable" when the database fails.
     public init(service: ServiceName, checks: [String: String], keyRotationDue: Bool) {
-        let healthy = checks.values.allSatisfy { $0 == "ok" || $0 == "disabled" }
-        self.status = healthy ? "ok" : "unavailable"
+        let failing = checks.filter { $0.value != "ok" && $0.value != "disabled" }.keys
+        self.status = failing.isEmpty ? "ok" : failing.allSatisfy(Self.softDependencies.contains) ? "degraded" : "unavailable"
         self.service = service.rawValue
         self.version = EnableBotVersion.current
         self.checks = checks
         self.keyRotationDue = keyRotationDue
     }
 
-    public var isHealthy: Bool { status == "ok" }
+    /// Checks whose failure degrades the service rather than stopping it.
+    static let softDependencies: Set<String> = ["redis"]
 
-    /// The checks that failed, for the 503's log line.
+    /// Whether the service can do its work: 200 for "ok" and "degraded", 503 for "unavailable".
+    public var isServing: Bool { status != "unavailable" }
+
+    /// The checks that failed, for the log line.
     public var failing: [String] { checks.filter { $0.value != "ok" && $0.value != "disabled" }.keys.sorted() }
 }
 

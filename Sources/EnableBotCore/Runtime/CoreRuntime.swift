@@ -81,34 +81,7 @@ public struct CoreRuntime: Sendable {
 
     /// The dependency checks `/health` reports.
     public func healthReport(service: ServiceName, timeout: Duration = .seconds(2)) async -> HealthReport {
-        var checks: [String: String] = [:]
-        async let redisCheck = redisHealth(timeout: timeout)
-        do {
-            try await withTimeout(timeout) { [database] in try await database.ping() }
-            checks["database"] = "ok"
-        } catch {
-            checks["database"] = "error"
-        }
-        checks["redis"] = await redisCheck
-        let due = (try? await keys.ages(keyIDs: settings.encryptionKeys.map(\.id), rotationDays: settings.keyRotationDays))?
-            .first?.rotationDue ?? false
-        return HealthReport(service: service, checks: checks, keyRotationDue: due)
+        let backends = Backends(database: database, redis: redis, redisConfigured: settings.redisURL != nil)
+        return await HealthCheck(backends: backends, keys: keys, settings: settings, logger: logger).report(service: service, timeout: timeout)
     }
 }
-
-extension CoreRuntime {
-    /// "disabled" without `REDIS_URL`; otherwise whether Redis answers `PING` in time.
-    private func redisHealth(timeout: Duration) async -> String {
-        guard settings.redisURL != nil else { return "disabled" }
-        // REDIS_URL set but no client: a runtime built by hand without one, so shared limits are not in force.
-        guard let redis else { return "error" }
-        do {
-            try await withTimeout(timeout) { try await redis.ping() }
-            return "ok"
-        } catch {
-            logger.debug("redis health check failed", metadata: ["error": "\(error)"])
-            return "error"
-        }
-    }
-}
-
