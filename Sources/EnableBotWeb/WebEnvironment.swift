@@ -1,5 +1,6 @@
 import EnableBotCore
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 
@@ -130,7 +131,7 @@ struct WebEnvironment: Sendable {
     }
 }
 
-private let forwardedFor = HTTPFieldName("X-Forwarded-For")!
+private let forwardedFor = HTTPField.Name("X-Forwarded-For")!
 
 /// The operator password, kept only as an HMAC under a random per-process key, compared in constant time.
 struct PasswordCheck: Sendable {

@@ -9,7 +9,7 @@ struct CurlHTTPClientTests {
     @Test func getSendsHeadersAndReadsResponse() async throws {
         try await withClient { server, client in
             let response = try await client.send(
-                HTTPRequest(url: server.baseURL + "/echo", headers: [(name: "X-Token", value: "xoxb-secret")])
+                HTTPClientRequest(url: server.baseURL + "/echo", headers: [(name: "X-Token", value: "xoxb-secret")])
             )
             #expect(response.status == 200)
             #expect(response.header("x-echo-method") == "GET")
@@ -21,7 +21,7 @@ struct CurlHTTPClientTests {
     @Test func postSendsBinaryBodyWithoutExpectOrInventedContentType() async throws {
         try await withClient { server, client in
             let binary: [UInt8] = (0..<4).flatMap { _ in Array(UInt8.min...UInt8.max) } + [0, 0, 13, 10]
-            let typed = try await client.send(HTTPRequest(
+            let typed = try await client.send(HTTPClientRequest(
                 method: "POST", url: server.baseURL + "/echo",
                 headers: [(name: "Content-Type", value: "application/octet-stream")], body: binary
             ))
@@ -31,7 +31,7 @@ struct CurlHTTPClientTests {
             #expect(typed.header("X-Echo-Expect") == "none")
             #expect(typed.body == binary)
 
-            let untyped = try await client.send(HTTPRequest(method: "POST", url: server.baseURL + "/echo", body: [1]))
+            let untyped = try await client.send(HTTPClientRequest(method: "POST", url: server.baseURL + "/echo", body: [1]))
             #expect(untyped.header("X-Echo-Content-Type") == "none")
             #expect(untyped.body == [1])
         }
@@ -40,13 +40,13 @@ struct CurlHTTPClientTests {
     @Test func otherMethods() async throws {
         try await withClient { server, client in
             let put = try await client.send(
-                HTTPRequest(method: "PUT", url: server.baseURL + "/echo", body: Array("x".utf8))
+                HTTPClientRequest(method: "PUT", url: server.baseURL + "/echo", body: Array("x".utf8))
             )
             #expect(put.header("X-Echo-Method") == "PUT")
             #expect(put.body == Array("x".utf8))
-            let delete = try await client.send(HTTPRequest(method: "DELETE", url: server.baseURL + "/echo"))
+            let delete = try await client.send(HTTPClientRequest(method: "DELETE", url: server.baseURL + "/echo"))
             #expect(delete.header("X-Echo-Method") == "DELETE")
-            let post = try await client.send(HTTPRequest(method: "POST", url: server.baseURL + "/echo"))
+            let post = try await client.send(HTTPClientRequest(method: "POST", url: server.baseURL + "/echo"))
             #expect(post.status == 200)
             #expect(post.body.isEmpty)
         }
@@ -55,7 +55,7 @@ struct CurlHTTPClientTests {
     @Test(arguments: [200, 404, 500, 429])
     func statusCodesAndHeaders(code: Int) async throws {
         try await withClient { server, client in
-            let response = try await client.send(HTTPRequest(url: server.baseURL + "/status/\(code)"))
+            let response = try await client.send(HTTPClientRequest(url: server.baseURL + "/status/\(code)"))
             #expect(response.status == code)
             #expect(response.header("retry-after") == "7")
             #expect(response.header("Retry-After") == "7")
@@ -67,7 +67,7 @@ struct CurlHTTPClientTests {
 
     @Test func redirectsAreNotFollowed() async throws {
         try await withClient { server, client in
-            let response = try await client.send(HTTPRequest(url: server.baseURL + "/redirect"))
+            let response = try await client.send(HTTPClientRequest(url: server.baseURL + "/redirect"))
             #expect(response.status == 302)
             #expect(response.header("Location") == "/echo")
             #expect(response.header("x-hop") == "1")
@@ -78,7 +78,7 @@ struct CurlHTTPClientTests {
     @Test func sequentialRequestsReuseOneConnection() async throws {
         try await withClient { server, client in
             for _ in 0..<5 {
-                let response = try await client.send(HTTPRequest(url: server.baseURL + "/echo"))
+                let response = try await client.send(HTTPClientRequest(url: server.baseURL + "/echo"))
                 #expect(response.status == 200)
             }
             #expect(server.connectionsAccepted == 1)
@@ -89,7 +89,7 @@ struct CurlHTTPClientTests {
         try await withClient { server, client in
             let start = ContinuousClock.now
             await #expect(throws: HTTPClientError.timedOut) {
-                try await client.send(HTTPRequest(url: server.baseURL + "/sleep/2000", timeout: .milliseconds(300)))
+                try await client.send(HTTPClientRequest(url: server.baseURL + "/sleep/2000", timeout: .milliseconds(300)))
             }
             let elapsed = ContinuousClock.now - start
             #expect(elapsed >= .milliseconds(250) && elapsed < .milliseconds(1900), "took \(elapsed)")  // well before the 2 s answer
@@ -102,7 +102,7 @@ struct CurlHTTPClientTests {
         let client = CurlHTTPClient()
         defer { client.shutdown() }
         let error = await #expect(throws: HTTPClientError.connectionFailed) {
-            try await client.send(HTTPRequest(url: closed.baseURL + "/echo"))
+            try await client.send(HTTPClientRequest(url: closed.baseURL + "/echo"))
         }
         #expect(error?.description.contains("127.0.0.1") == true, "\(String(describing: error))")
     }
@@ -111,25 +111,25 @@ struct CurlHTTPClientTests {
     func invalidURLFails(url: String) async throws {
         let client = CurlHTTPClient()
         defer { client.shutdown() }
-        await #expect(throws: HTTPClientError.invalidURL) { try await client.send(HTTPRequest(url: url)) }
+        await #expect(throws: HTTPClientError.invalidURL) { try await client.send(HTTPClientRequest(url: url)) }
     }
 
     @Test func headerInjectionIsRejectedWithoutLeakingTheValue() async throws {
         let client = CurlHTTPClient()
         defer { client.shutdown() }
-        let request = HTTPRequest(
+        let request = HTTPClientRequest(
             url: "http://127.0.0.1:9/", headers: [(name: "Authorization", value: "Bearer xoxb-1\r\nX-Evil: 1")]
         )
         let error = await #expect(throws: HTTPClientError.invalidRequest) { try await client.send(request) }
         #expect(error?.description.contains("xoxb") == false)
         await #expect(throws: HTTPClientError.invalidRequest) {
-            try await client.send(HTTPRequest(method: "GET /x", url: "http://127.0.0.1:9/"))
+            try await client.send(HTTPClientRequest(method: "GET /x", url: "http://127.0.0.1:9/"))
         }
     }
 
     @Test func cancellationAbortsTheTransferPromptly() async throws {
         try await withClient { server, client in
-            let task = Task { try await client.send(HTTPRequest(url: server.baseURL + "/sleep/5000")) }
+            let task = Task { try await client.send(HTTPClientRequest(url: server.baseURL + "/sleep/5000")) }
             try await Task.sleep(for: .milliseconds(300))
             let cancelledAt = ContinuousClock.now
             task.cancel()
@@ -138,7 +138,7 @@ struct CurlHTTPClientTests {
             print("CurlHTTPClientTests: cancelled transfer returned \(elapsed) after cancel")
             #expect(elapsed < .milliseconds(2000), "took \(elapsed)")  // far before the 5 s answer, even on a loaded machine
             // The client still works afterwards.
-            #expect(try await client.send(HTTPRequest(url: server.baseURL + "/echo")).status == 200)
+            #expect(try await client.send(HTTPClientRequest(url: server.baseURL + "/echo")).status == 200)
         }
     }
 
@@ -146,7 +146,7 @@ struct CurlHTTPClientTests {
         try await withClient { server, client in
             let task = Task {
                 withUnsafeCurrentTask { $0?.cancel() }
-                return try await client.send(HTTPRequest(url: server.baseURL + "/sleep/5000"))
+                return try await client.send(HTTPClientRequest(url: server.baseURL + "/sleep/5000"))
             }
             await #expect(throws: HTTPClientError.cancelled) { try await task.value }
         }
@@ -161,7 +161,7 @@ struct CurlHTTPClientTests {
                 let results = await withTaskGroup(of: String.self) { group in
                     for i in 0..<50 {
                         group.addTask {
-                            let task = Task { try await client.send(HTTPRequest(url: server.baseURL + "/echo")) }
+                            let task = Task { try await client.send(HTTPClientRequest(url: server.baseURL + "/echo")) }
                             try? await Task.sleep(for: .microseconds(((round + i) % 20) * 1000))
                             task.cancel()
                             do {
@@ -181,22 +181,22 @@ struct CurlHTTPClientTests {
             print("CurlHTTPClientTests: cancel races: \(outcomes)")
             #expect(Set(outcomes.keys).isSubset(of: ["ok", "cancelled"]), "\(outcomes)")
             #expect(outcomes.values.reduce(0, +) == 1000)
-            let after = try await client.send(HTTPRequest(url: server.baseURL + "/echo"))
+            let after = try await client.send(HTTPClientRequest(url: server.baseURL + "/echo"))
             #expect(after.status == 200)
         }
     }
 
     @Test func responseOverTheCapFails() async throws {
         try await withClient(maxResponseBytes: 1 << 20) { server, client in
-            let exact = try await client.send(HTTPRequest(url: server.baseURL + "/big/\(1 << 20)"))
+            let exact = try await client.send(HTTPClientRequest(url: server.baseURL + "/big/\(1 << 20)"))
             #expect(exact.body.count == 1 << 20)
-            let streamed = try await client.send(HTTPRequest(url: server.baseURL + "/stream/\(1 << 20)"))
+            let streamed = try await client.send(HTTPClientRequest(url: server.baseURL + "/stream/\(1 << 20)"))
             #expect(streamed.body.count == 1 << 20)
             await #expect(throws: HTTPClientError.responseTooLarge) {
-                try await client.send(HTTPRequest(url: server.baseURL + "/big/\((1 << 20) + 1)"))
+                try await client.send(HTTPClientRequest(url: server.baseURL + "/big/\((1 << 20) + 1)"))
             }
             await #expect(throws: HTTPClientError.responseTooLarge) {
-                try await client.send(HTTPRequest(url: server.baseURL + "/stream/\(3 << 20)"))
+                try await client.send(HTTPClientRequest(url: server.baseURL + "/stream/\(3 << 20)"))
             }
         }
     }
@@ -218,7 +218,7 @@ struct CurlHTTPClientTests {
                 for _ in 0..<1000 {
                     group.addTask {
                         let response = try await client.send(
-                            HTTPRequest(url: server.baseURL + "/sleep/1000", timeout: .seconds(20))
+                            HTTPClientRequest(url: server.baseURL + "/sleep/1000", timeout: .seconds(20))
                         )
                         return response.status == 200 && response.body == Array("slept 1000".utf8)
                     }
@@ -241,7 +241,7 @@ struct CurlHTTPClientTests {
         let server = try await CurlTestServer.start()
         let client = CurlHTTPClient()
         let pending = (0..<3).map { _ in
-            Task { try await client.send(HTTPRequest(url: server.baseURL + "/sleep/5000")) }
+            Task { try await client.send(HTTPClientRequest(url: server.baseURL + "/sleep/5000")) }
         }
         try await Task.sleep(for: .milliseconds(300))
         let start = ContinuousClock.now
@@ -252,7 +252,7 @@ struct CurlHTTPClientTests {
         #expect(ContinuousClock.now - start < .seconds(3))
         client.shutdown()  // idempotent
         await #expect(throws: HTTPClientError.shutDown) {
-            try await client.send(HTTPRequest(url: server.baseURL + "/echo"))
+            try await client.send(HTTPClientRequest(url: server.baseURL + "/echo"))
         }
         await server.stop()
     }
@@ -260,11 +260,11 @@ struct CurlHTTPClientTests {
     @Test func serviceRunShutsDownWhenItsTaskEnds() async throws {
         try await withClient { server, client in
             let service = Task { try await client.run() }
-            #expect(try await client.send(HTTPRequest(url: server.baseURL + "/echo")).status == 200)
+            #expect(try await client.send(HTTPClientRequest(url: server.baseURL + "/echo")).status == 200)
             service.cancel()
             try await service.value
             await #expect(throws: HTTPClientError.shutDown) {
-                try await client.send(HTTPRequest(url: server.baseURL + "/echo"))
+                try await client.send(HTTPClientRequest(url: server.baseURL + "/echo"))
             }
         }
     }

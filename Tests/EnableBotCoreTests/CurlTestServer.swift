@@ -2,8 +2,7 @@ import HTTPTypes
 import Hummingbird
 import TestSupport
 
-// Kept apart from the tests: Hummingbird exports HTTPTypes' HTTPRequest/HTTPResponse, which would clash with
-// EnableBotCore's in one file.
+// The test server speaks Hummingbird (HTTPTypes' HTTPRequest); the tests beside it use the client's HTTPClientRequest.
 
 /// The peer of `CurlHTTPClientTests`.
 enum CurlTestServer {

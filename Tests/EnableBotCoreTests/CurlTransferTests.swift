@@ -14,7 +14,7 @@ struct CurlTransferTests {
     }
 
     @Test func keepsOnlyTheFinalResponsesHeaders() throws {
-        let transfer = try CurlTransfer(request: HTTPRequest(url: "http://127.0.0.1/"), maxResponseBytes: 100)
+        let transfer = try CurlTransfer(request: HTTPClientRequest(url: "http://127.0.0.1/"), maxResponseBytes: 100)
         feed(transfer, lines: [
             "HTTP/1.1 100 Continue\r\n", "X-Interim: yes\r\n", "\r\n",
             "HTTP/1.1 200 OK\r\n", "Content-Type:  text/plain \r\n", "X-Folded: one\r\n", "\t two\r\n",
@@ -29,7 +29,7 @@ struct CurlTransferTests {
     }
 
     @Test func refusesBodyBeyondTheCap() throws {
-        let transfer = try CurlTransfer(request: HTTPRequest(url: "http://127.0.0.1/"), maxResponseBytes: 10)
+        let transfer = try CurlTransfer(request: HTTPClientRequest(url: "http://127.0.0.1/"), maxResponseBytes: 10)
         let chunk: [UInt8] = Array(repeating: 1, count: 6)
         #expect(chunk.withUnsafeBytes { transfer.receiveBody($0) } == 6)
         #expect(chunk.withUnsafeBytes { transfer.receiveBody($0) } == 0)

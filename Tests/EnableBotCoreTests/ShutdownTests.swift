@@ -53,7 +53,7 @@ struct ShutdownTests {
         }
         // Nothing listens on the port any more.
         await #expect(throws: (any Error).self) {
-            _ = try await http.send(HTTPRequest(method: "GET", url: "http://127.0.0.1:\(port)/health", timeout: .seconds(2)))
+            _ = try await http.send(HTTPClientRequest(method: "GET", url: "http://127.0.0.1:\(port)/health", timeout: .seconds(2)))
         }
     }
 }
@@ -96,7 +96,7 @@ final class ServiceProcess: @unchecked Sendable {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             guard process.isRunning else { throw ServiceExited(output: output) }
-            if let response = try? await http.send(HTTPRequest(method: "GET", url: "http://127.0.0.1:\(port)/health", timeout: .seconds(2))),
+            if let response = try? await http.send(HTTPClientRequest(method: "GET", url: "http://127.0.0.1:\(port)/health", timeout: .seconds(2))),
                response.status == 200 {
                 return String(decoding: response.body, as: UTF8.self)
             }

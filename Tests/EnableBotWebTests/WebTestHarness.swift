@@ -145,7 +145,7 @@ final class TestBrowser: Sendable {
         if !cookieHeader.isEmpty { headers.append(("Cookie", cookieHeader)) }
         if body != nil { headers.append(("Content-Type", "application/x-www-form-urlencoded")) }
         let url = path.hasPrefix("http") ? path : baseURL + path
-        let response = try await http.send(EnableBotCore.HTTPRequest(method: method, url: url, headers: headers, body: Array((body ?? "").utf8), timeout: .seconds(20)))
+        let response = try await http.send(HTTPClientRequest(method: method, url: url, headers: headers, body: Array((body ?? "").utf8), timeout: .seconds(20)))
         let page = Page(status: response.status, headers: response.headers, body: String(decoding: response.body, as: UTF8.self))
         for header in page.setCookies { store(header) }
         return page

@@ -48,7 +48,7 @@ public struct OpenAIChatClient: LLMClient {
 
     public func complete(_ request: LLMRequest) async throws -> String {
         let body = try JSONEncoder().encode(Body(model: request.model, messages: request.messages))
-        let httpRequest = HTTPRequest(
+        let httpRequest = HTTPClientRequest(
             method: "POST", url: endpoint,
             headers: [("Content-Type", "application/json"), ("Accept", "application/json"), ("Authorization", "Bearer \(apiKey)")],
             body: Array(body), timeout: timeout

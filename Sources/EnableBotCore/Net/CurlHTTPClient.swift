@@ -26,7 +26,7 @@ public final class CurlHTTPClient: HTTPClient, Service, @unchecked Sendable {
 
     /// Sends `request`; any status, 4xx and 5xx included, is a response.
     /// - Throws: `HTTPClientError`: `.cancelled` promptly when the calling task is cancelled.
-    public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+    public func send(_ request: HTTPClientRequest) async throws -> HTTPClientResponse {
         let transfer = try CurlTransfer(request: request, maxResponseBytes: maxResponseBytes)
         let loop = self.loop
         return try await withTaskCancellationHandler {

@@ -18,14 +18,14 @@ final class CurlTransfer: @unchecked Sendable {
     private var bodyTooLarge = false
 
     private struct State {
-        var continuation: CheckedContinuation<HTTPResponse, any Error>?
-        var result: Result<HTTPResponse, HTTPClientError>?
+        var continuation: CheckedContinuation<HTTPClientResponse, any Error>?
+        var result: Result<HTTPClientResponse, HTTPClientError>?
         var cancelled = false
         var resumed = false
     }
     private let state = Mutex(State())
 
-    init(request: HTTPRequest, maxResponseBytes: Int) throws(HTTPClientError) {
+    init(request: HTTPClientRequest, maxResponseBytes: Int) throws(HTTPClientError) {
         try Self.validate(request)
         _ = curlGlobalInit
         guard let easy = curl_easy_init() else { throw HTTPClientError.transport.with(detail: "curl_easy_init failed") }
@@ -49,7 +49,7 @@ final class CurlTransfer: @unchecked Sendable {
 
     // MARK: Setup (caller's thread)
 
-    private func configure(_ request: HTTPRequest) throws(HTTPClientError) {
+    private func configure(_ request: HTTPClientRequest) throws(HTTPClientError) {
         let userdata = Unmanaged.passUnretained(self).toOpaque()
         let timeoutMS = Self.milliseconds(request.timeout)
         try check(ccurl_easy_setopt_string(easy, CURLOPT_URL, request.url), else: .invalidURL)
@@ -80,7 +80,7 @@ final class CurlTransfer: @unchecked Sendable {
         try configureHeaders(request)
     }
 
-    private func configureMethodAndBody(_ request: HTTPRequest) throws(HTTPClientError) {
+    private func configureMethodAndBody(_ request: HTTPClientRequest) throws(HTTPClientError) {
         let method = request.method.uppercased()
         if method == "HEAD" {
             try check(ccurl_easy_setopt_long(easy, CURLOPT_NOBODY, 1))
@@ -104,7 +104,7 @@ final class CurlTransfer: @unchecked Sendable {
         }
     }
 
-    private func configureHeaders(_ request: HTTPRequest) throws(HTTPClientError) {
+    private func configureHeaders(_ request: HTTPClientRequest) throws(HTTPClientError) {
         var list: UnsafeMutablePointer<curl_slist>?
         func append(_ line: String) throws(HTTPClientError) {
             guard let extended = curl_slist_append(list, line) else {
@@ -136,7 +136,7 @@ final class CurlTransfer: @unchecked Sendable {
     }
 
     /// Rejects what would corrupt the request line or let a header value inject another header.
-    private static func validate(_ request: HTTPRequest) throws(HTTPClientError) {
+    private static func validate(_ request: HTTPClientRequest) throws(HTTPClientError) {
         guard isToken(request.method) else {
             throw HTTPClientError.invalidRequest.with(detail: "method is not a token")
         }
@@ -193,11 +193,11 @@ final class CurlTransfer: @unchecked Sendable {
     // MARK: Completion (loop thread)
 
     /// The response, or the error, for curl's result code. Call before `release()`.
-    func outcome(_ code: CURLcode) -> Result<HTTPResponse, HTTPClientError> {
+    func outcome(_ code: CURLcode) -> Result<HTTPClientResponse, HTTPClientError> {
         guard code == CURLE_OK else { return .failure(error(for: code)) }
         var status = 0
         _ = ccurl_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
-        return .success(HTTPResponse(status: status, headers: headers, body: body))
+        return .success(HTTPClientResponse(status: status, headers: headers, body: body))
     }
 
     private func error(for code: CURLcode) -> HTTPClientError {
@@ -228,8 +228,8 @@ final class CurlTransfer: @unchecked Sendable {
 
     /// Stores the continuation. Returns false, having resumed it with `.cancelled`, if the task was cancelled
     /// first: the transfer must then not be submitted.
-    func install(_ continuation: CheckedContinuation<HTTPResponse, any Error>) -> Bool {
-        let early: Result<HTTPResponse, HTTPClientError>? = state.withLock { state in
+    func install(_ continuation: CheckedContinuation<HTTPClientResponse, any Error>) -> Bool {
+        let early: Result<HTTPClientResponse, HTTPClientError>? = state.withLock { state in
             if let result = state.result {
                 state.resumed = true
                 return result
@@ -253,8 +253,8 @@ final class CurlTransfer: @unchecked Sendable {
     var isCancelled: Bool { state.withLock { $0.cancelled } }
 
     /// Resumes the caller with `result`, unless it was already resumed.
-    func finish(_ result: Result<HTTPResponse, HTTPClientError>) {
-        let continuation: CheckedContinuation<HTTPResponse, any Error>? = state.withLock { state in
+    func finish(_ result: Result<HTTPClientResponse, HTTPClientError>) {
+        let continuation: CheckedContinuation<HTTPClientResponse, any Error>? = state.withLock { state in
             guard !state.resumed else { return nil }
             guard let continuation = state.continuation else {
                 state.result = result

@@ -77,7 +77,7 @@ public struct SlackWebClient: Sendable {
         case .basic(let id, let secret):
             headers.append(("Authorization", "Basic " + Data("\(id):\(secret)".utf8).base64EncodedString()))
         }
-        let request = HTTPRequest(method: "POST", url: "\(baseURL)/\(method)", headers: headers, body: body, timeout: timeout)
+        let request = HTTPClientRequest(method: "POST", url: "\(baseURL)/\(method)", headers: headers, body: body, timeout: timeout)
         var attempt = 0
         while true {
             let response = try await http.send(request)

@@ -65,7 +65,7 @@ struct DashboardRoutes {
 
     func renderTenant(
         _ installation: Installation, session: WebSession, notice: String? = nil, error: String? = nil,
-        form: [String: String]? = nil, status: HTTPStatus = .ok
+        form: [String: String]? = nil, status: HTTPResponse.Status = .ok
     ) async throws -> Response {
         var values = try await summary(installation)
         let settings = installation.settings

@@ -15,7 +15,7 @@ struct LoginRoutes {
     }
 
     /// The form's CSRF token is bound to a random pre-login cookie, so another site cannot log a browser in.
-    func loginPage(_ request: Request, error: String? = nil, status: HTTPStatus = .ok) async throws -> Response {
+    func loginPage(_ request: Request, error: String? = nil, status: HTTPResponse.Status = .ok) async throws -> Response {
         if error == nil, try await environment.session(request) != nil { return .redirect(to: "/dashboard") }
         let existing = request.cookies[CookieName.loginNonce]?.value
         let nonce = existing.flatMap { $0.count >= 22 ? $0 : nil } ?? SecureRandom.token(byteCount: 16)

@@ -58,7 +58,7 @@ public enum DashboardError: Error, Equatable, Sendable {
 
 /// The one place errors become pages: status, heading, message and the next step.
 struct FailurePage {
-    var status: HTTPStatus
+    var status: HTTPResponse.Status
     var heading: String
     var message: String
     var actionURL: String?
@@ -79,7 +79,7 @@ struct FailurePage {
         }
     }
 
-    init(_ status: HTTPStatus, _ heading: String, _ message: String, action: (String, String)? = nil, retryAfter: Int? = nil) {
+    init(_ status: HTTPResponse.Status, _ heading: String, _ message: String, action: (String, String)? = nil, retryAfter: Int? = nil) {
         self.status = status
         self.heading = heading
         self.message = message

@@ -28,7 +28,7 @@ struct PageRenderer: Sendable {
         return PageRenderer(library: library, stylesheet: Array(try Data(contentsOf: stylesheet)))
     }
 
-    func render(_ template: String, _ values: [String: Any], chrome: PageChrome, status: HTTPStatus = .ok) -> Response {
+    func render(_ template: String, _ values: [String: Any], chrome: PageChrome, status: HTTPResponse.Status = .ok) -> Response {
         var context = values
         context["title"] = chrome.title
         context["version"] = EnableBotVersion.current

@@ -1,3 +1,4 @@
+import HTTPTypes
 import Hummingbird
 
 /// Security headers on every response, error pages included: a strict CSP without scripts, no framing,
@@ -27,6 +28,6 @@ struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-private let xFrameOptions = HTTPFieldName("X-Frame-Options")!
-private let referrerPolicy = HTTPFieldName("Referrer-Policy")!
-private let hsts = HTTPFieldName("Strict-Transport-Security")!
+private let xFrameOptions = HTTPField.Name("X-Frame-Options")!
+private let referrerPolicy = HTTPField.Name("Referrer-Policy")!
+private let hsts = HTTPField.Name("Strict-Transport-Security")!

@@ -1,5 +1,5 @@
 /// An outbound HTTP request, fully buffered.
-public struct HTTPRequest: Sendable {
+public struct HTTPClientRequest: Sendable {
     /// "GET", "POST", "PUT", "DELETE", "HEAD", ...
     public var method: String
     public var url: String
@@ -25,7 +25,7 @@ public struct HTTPRequest: Sendable {
 }
 
 /// A complete HTTP response. Redirects are not followed, so a 3xx arrives as it is.
-public struct HTTPResponse: Sendable {
+public struct HTTPClientResponse: Sendable {
     public var status: Int
     /// Headers of the final response only (not of a preceding `100 Continue`).
     public var headers: [(name: String, value: String)]
@@ -48,5 +48,5 @@ public struct HTTPResponse: Sendable {
 public protocol HTTPClient: Sendable {
     /// Sends `request` and returns the response, whatever its status.
     /// - Throws: `HTTPClientError` when no complete response arrived.
-    func send(_ request: HTTPRequest) async throws -> HTTPResponse
+    func send(_ request: HTTPClientRequest) async throws -> HTTPClientResponse
 }
