@@ -1,61 +1,6 @@
 import EnableBotCore
 import Hummingbird
 
-/// Why an install or a Slack sign-in did not complete. Each case is a page a person can act on.
-public enum OAuthError: Error, Equatable, Sendable {
-    public enum Flow: Sendable { case install, signIn }
-
-    /// The person pressed "Cancel" on Slack's screen (`error=access_denied`).
-    case cancelled(Flow)
-    /// Slack sent the browser back with another `error` parameter.
-    case slackRedirectError(Flow, code: String)
-    case missingCodeOrState(Flow)
-    case missingStateCookie(Flow)
-    case stateCookieMismatch(Flow)
-    case stateUnknown(Flow)
-    case stateExpired(Flow)
-    case stateReused(Flow)
-    /// Slack answered `ok:false` (or not 2xx) to one of our calls.
-    case slackRefused(Flow, method: String, code: String)
-    /// Slack could not be reached or did not answer in time.
-    case slackUnreachable(Flow)
-    /// oauth.v2.access succeeded without a bot token (the app has no bot scopes).
-    case noBotToken
-    /// Sign in with Slack: the workspace has not installed EnableBot.
-    case workspaceNotInstalled
-    /// Sign in with Slack: the person is neither an admin of the workspace nor its installer.
-    case notWorkspaceAdmin
-    /// Sign in with Slack to an org-wide installation: the person is neither an org admin/owner nor its installer.
-    case notOrgAdmin
-
-    var flow: Flow {
-        switch self {
-        case .cancelled(let flow), .slackRedirectError(let flow, _), .missingCodeOrState(let flow),
-             .missingStateCookie(let flow), .stateCookieMismatch(let flow), .stateUnknown(let flow),
-             .stateExpired(let flow), .stateReused(let flow), .slackRefused(let flow, _, _), .slackUnreachable(let flow):
-            flow
-        case .noBotToken: .install
-        case .workspaceNotInstalled, .notWorkspaceAdmin, .notOrgAdmin: .signIn
-        }
-    }
-}
-
-/// Failures of the dashboard itself.
-public enum DashboardError: Error, Equatable, Sendable {
-    /// Another workspace's page, or an operator-only page for a workspace admin.
-    case forbidden
-    case notFound
-    /// A form without a valid CSRF token (stale page, another session, or a forged request).
-    case csrfInvalid
-    case tooManyLoginAttempts(retryAfter: Int)
-    /// Too many installs or sign-ins started from one address.
-    case tooManyRequests(retryAfter: Int)
-    case badRequest(String)
-    /// Something a workspace admin may not do (raise a limit above the operator's, lift a suspension…): the
-    /// sentence says what and why.
-    case refused(String)
-}
-
 /// The one place errors become pages: status, heading, message and the next step.
 struct FailurePage {
     var status: HTTPResponse.Status
