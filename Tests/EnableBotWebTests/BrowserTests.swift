@@ -3,10 +3,11 @@ import Foundation
 import Testing
 import TestSupport
 
-/// A real browser: headless Chromium (driven over the DevTools protocol by scripts/browser_driver.py) installs
-/// through the install page and a fake Slack, signs in as the operator, changes a tenant's settings and views the
-/// dashboard on desktop and phone sizes. Screenshots land in `$ENABLEBOT_TEST_ARTIFACTS/screenshots`
-/// (default `test-artifacts/screenshots`). Set `ENABLEBOT_SKIP_BROWSER=1` to skip where no Chromium exists.
+/// A real browser: headless Chromium (driven by scripts/browser_driver.py with Selenium 4 through Debian's
+/// chromedriver, `$CHROMEDRIVER` or /usr/bin/chromedriver) installs through the install page and a fake Slack,
+/// signs in as the operator, changes a tenant's settings and views the dashboard on desktop and phone sizes.
+/// Screenshots land in `$ENABLEBOT_TEST_ARTIFACTS/screenshots` (default `test-artifacts/screenshots`).
+/// Set `ENABLEBOT_SKIP_BROWSER=1` to skip where no Chromium exists.
 @Suite("Browser", .timeLimit(.minutes(3)))
 struct BrowserTests {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -19,11 +20,16 @@ struct BrowserTests {
 
     static let enabled = ProcessInfo.processInfo.environment["ENABLEBOT_SKIP_BROWSER"] != "1"
 
+    static var chromedriver: String {
+        ProcessInfo.processInfo.environment["CHROMEDRIVER"].flatMap { $0.isEmpty ? nil : $0 } ?? "/usr/bin/chromedriver"
+    }
+
     @Test("headless Chromium: install page, Add to Slack, operator login, settings form, dashboard on a phone",
           .enabled(if: enabled))
     func chromium() async throws {
         try await withWebHarness(.sqlite, configure: { $0.llmModels = ["gpt-4o-mini", "gpt-4o-browser"] }) { h in
-            try await WebChecks.install(h, h.browser(), FakeSlack.Workspace(teamID: "T0NORTH", teamName: "Northwind", installerUserID: "UN1"))
+            let northwind = FakeSlack.Workspace(teamID: "T0NORTH", teamName: "Northwind", installerUserID: "UN1")
+            try await WebChecks.install(h, h.browser(), northwind)
             try await h.runtime.usage.increment(tenantID: "T0NORTH", .events, by: 1_284)
             try await h.runtime.usage.increment(tenantID: "T0NORTH", .rateLimited, by: 3)
             try await h.runtime.installations.recordError(tenantID: "T0NORTH", error: "chat.postMessage: not_in_channel")
@@ -35,6 +41,7 @@ struct BrowserTests {
             let out = Self.artifacts.appendingPathComponent("screenshots")
             let result = try await Self.runDriver([
                 "--base", h.baseURL, "--password", WebTestHarness.password, "--out", out.path, "--model", "gpt-4o-browser",
+                "--chromedriver", Self.chromedriver,
             ])
             #expect(result.status == 0, "browser driver: \(result.output)")
             let seen = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
