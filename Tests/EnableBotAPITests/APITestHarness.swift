@@ -33,12 +33,14 @@ struct TestTenant: Sendable {
 
 /// One test's world: a fresh database, a fake Slack and a fake model on loopback, captured logs, and the real
 /// API application started on a free port as many times as a test needs (a restart is a second start).
+/// Built inside a `TestStack` (`stack.api(kind)`, or `withAPIHarness(kind) { harness in … }`), which stops the
+/// fakes and closes the database when the test's body ends.
 final class APIHarness: Sendable {
     static let signingSecret = "test-signing-secret-8f3e1c0b9a"
     static let llmKey = "sk-test-llm-key-5d2a7b"
 
     let database: TestDatabase
-    let slack: FakeSlackAPI
+    let slack: FakeSlack
     let llm: FakeLLM
     let logs: LogCapture
     let settings: Settings
@@ -46,7 +48,7 @@ final class APIHarness: Sendable {
     let tenants: [TestTenant]
 
     init(
-        database: TestDatabase, slack: FakeSlackAPI, llm: FakeLLM, logs: LogCapture, settings: Settings, runtime: CoreRuntime,
+        database: TestDatabase, slack: FakeSlack, llm: FakeLLM, logs: LogCapture, settings: Settings, runtime: CoreRuntime,
         tenants: [TestTenant]
     ) {
         self.database = database
@@ -58,25 +60,27 @@ final class APIHarness: Sendable {
         self.tenants = tenants
     }
 
+    static let clientSecret = "client-secret-9c8d7e"
+
     static func make(
-        _ kind: TestDatabaseKind, tenants ids: [String] = ["T1", "T2"], now: @escaping @Sendable () -> Date = Date.init,
-        configure: (inout Settings) -> Void = { _ in }
+        _ kind: TestDatabaseKind, in stack: TestStack, tenants ids: [String] = ["T1", "T2"],
+        now: @escaping @Sendable () -> Date = Date.init, configure: (inout Settings) -> Void = { _ in }
     ) async throws -> APIHarness {
-        let database = try await TestDatabase.make(kind)
-        let slack = try await FakeSlackAPI.start()
-        let llm = try await FakeLLM.start()
+        let database = try await stack.database(kind)
+        let slack = try await stack.slack(clientSecret: clientSecret)
+        let llm = try await stack.llm()
         var settings = Settings()
         settings.host = "127.0.0.1"
         settings.port = 0
         settings.databaseURL = database.url
         settings.encryptionKeys = [EncryptionKey.generate(id: "k1")]
         settings.slackSigningSecret = signingSecret
-        settings.slackAPIBaseURL = slack.baseURL
+        settings.slackAPIBaseURL = slack.apiBaseURL
         settings.llmBaseURL = llm.baseURL
         settings.llmAPIKey = llmKey
         settings.llmTimeoutSeconds = 5
-        settings.slackClientID = "111.222"
-        settings.slackClientSecret = "client-secret-9c8d7e"
+        settings.slackClientID = slack.clientID
+        settings.slackClientSecret = slack.clientSecret
         configure(&settings)
         let capture = LogCapture()
         let runtime = try CoreRuntime(settings: settings, logger: capture.logger(), database: database.database, now: now)
@@ -123,12 +127,6 @@ final class APIHarness: Sendable {
         return try await app.test(.live) { client in try await test(client) }
     }
 
-    func shutdown() async {
-        await slack.stop()
-        await llm.stop()
-        await database.shutdown()
-    }
-
     /// No captured line may contain a token, the signing secret, the model key or the client secret.
     func expectNoSecretsLogged(sourceLocation: SourceLocation = #_sourceLocation) {
         let secrets = [Self.signingSecret, Self.llmKey, settings.slackClientSecret] + tenants.map(\.botToken) + ["xoxb-", "xoxe-"]
@@ -145,5 +143,28 @@ final class APIHarness: Sendable {
                 #expect(!line.contains(secret), "a log line holds a secret: \(line)", sourceLocation: sourceLocation)
             }
         }
+    }
+}
+
+extension TestStack {
+    /// An `APIHarness` whose database and fakes are closed when the stack ends.
+    func api(
+        _ kind: TestDatabaseKind, tenants: [String] = ["T1", "T2"], now: @escaping @Sendable () -> Date = Date.init,
+        configure: (inout Settings) -> Void = { _ in }
+    ) async throws -> APIHarness {
+        try await APIHarness.make(kind, in: self, tenants: tenants, now: now, configure: configure)
+    }
+}
+
+/// Runs `body` against a fresh `APIHarness`; everything it started is stopped, and awaited, when `body` returns
+/// or throws.
+func withAPIHarness<Value>(
+    _ kind: TestDatabaseKind, tenants: [String] = ["T1", "T2"], now: @escaping @Sendable () -> Date = Date.init,
+    configure: (inout Settings) -> Void = { _ in },
+    isolation: isolated (any Actor)? = #isolation,
+    _ body: (APIHarness) async throws -> Value
+) async throws -> Value {
+    try await withStack { stack in
+        try await body(stack.api(kind, tenants: tenants, now: now, configure: configure))
     }
 }

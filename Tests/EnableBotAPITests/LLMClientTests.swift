@@ -13,33 +13,34 @@ struct LLMClientTests {
 
     @Test("OpenAI client: bearer key, model and messages sent; retries 5xx a bounded number of times")
     func retries() async throws {
-        let llm = try await FakeLLM.start()
-        let http = CurlHTTPClient()
-        defer { http.shutdown() }
-        let client = OpenAIChatClient(
-            baseURL: llm.baseURL, apiKey: "sk-abc", timeout: .seconds(5), http: http, logger: TestLog.logger,
-            maxRetries: 2, backoff: .milliseconds(1))
-        llm.script(.status(500), .status(502))
-        #expect(try await client.complete(Self.request) == "Echo: hello")
-        #expect(llm.calls.count == 3)
-        #expect(llm.calls.allSatisfy { $0.authorization == "Bearer sk-abc" && $0.model == "m" })
-        llm.script(.status(500), .status(500), .status(500))
-        await #expect(throws: LLMError.unavailable("")) { try await client.complete(Self.request) }
-        #expect(llm.calls.count == 6)
-        llm.script(.status(401))
-        await #expect(throws: LLMError.rejected("")) { try await client.complete(Self.request) }
-        #expect(llm.calls.count == 7)
-        await llm.stop()
+        try await withStack { stack in
+            let llm = try await stack.llm()
+            let http = stack.http()
+            let client = OpenAIChatClient(
+                baseURL: llm.baseURL, apiKey: "sk-abc", timeout: .seconds(5), http: http, logger: TestLog.logger,
+                maxRetries: 2, backoff: .milliseconds(1))
+            llm.script(.status(500), .status(502))
+            #expect(try await client.complete(Self.request) == "Echo: hello")
+            #expect(llm.calls.count == 3)
+            #expect(llm.calls.allSatisfy { $0.authorization == "Bearer sk-abc" && $0.model == "m" })
+            llm.script(.status(500), .status(500), .status(500))
+            await #expect(throws: LLMError.unavailable("")) { try await client.complete(Self.request) }
+            #expect(llm.calls.count == 6)
+            llm.script(.status(401))
+            await #expect(throws: LLMError.rejected("")) { try await client.complete(Self.request) }
+            #expect(llm.calls.count == 7)
+        }
     }
 
     @Test("OpenAI client: a connection failure is retried, then reported")
     func connectionRefused() async throws {
-        let http = CurlHTTPClient()
-        defer { http.shutdown() }
-        let client = OpenAIChatClient(
-            baseURL: "http://127.0.0.1:9/v1", apiKey: "k", timeout: .seconds(2), http: http, logger: TestLog.logger,
-            maxRetries: 1, backoff: .milliseconds(1))
-        await #expect(throws: LLMError.unavailable("")) { try await client.complete(Self.request) }
+        try await withStack { stack in
+            let http = stack.http()
+            let client = OpenAIChatClient(
+                baseURL: "http://127.0.0.1:9/v1", apiKey: "k", timeout: .seconds(2), http: http, logger: TestLog.logger,
+                maxRetries: 1, backoff: .milliseconds(1))
+            await #expect(throws: LLMError.unavailable("")) { try await client.complete(Self.request) }
+        }
     }
 
     @Test("the offline model is deterministic and mentions earlier turns")

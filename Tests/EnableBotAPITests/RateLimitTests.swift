@@ -18,14 +18,9 @@ enum LimiterKind: String, CaseIterable, Sendable, CustomStringConvertible {
         case .memory:
             try await body(InMemoryRateLimiter())
         case .redis:
-            let client = try TestRedis.client()
-            do {
-                try await body(RedisRateLimiter(client: client, keyPrefix: TestRedis.uniquePrefix()))
-            } catch {
-                await client.shutdown()
-                throw error
+            try await withStack { stack in
+                try await body(RedisRateLimiter(client: stack.redis(), keyPrefix: TestRedis.uniquePrefix()))
             }
-            await client.shutdown()
         }
     }
 }
@@ -195,56 +190,56 @@ struct RateLimitFlowTests {
           arguments: TestDatabaseKind.allCases)
     func limited(kind: TestDatabaseKind) async throws {
         let clock = TestClock(Date())
-        let harness = try await APIHarness.make(kind)
-        try await harness.runtime.installations.updateSettings(
-            tenantID: "T1", settings: TenantSettings(rateLimit: RateLimitSpec(limit: 3, windowSeconds: 60)))
-        let dependencies = harness.dependencies { $0.now = clock.function }
-        try await harness.run(dependencies) { client in
-            func send(_ body: [UInt8]) async throws {
-                let response = try await client.postEvent(
-                    body, headers: SlackRequests.headers(body: body, timestamp: Int(clock.now.timeIntervalSince1970)))
-                #expect(response.status == .ok)
-            }
-            for i in 0..<6 { try await send(SlackRequests.mention(eventID: "EvRL\(i)", ts: "500.\(i)")) }
-            await harness.slack.waitForCalls("chat.postEphemeral")
-            await harness.slack.waitForCalls("chat.postMessage", count: 3)
-            try await send(SlackRequests.mention(eventID: "EvRL-T2", team: "T2", ts: "600.1"))
-            await harness.slack.waitForCalls("chat.postMessage", count: 4)
-            try await Task.sleep(for: .milliseconds(300))
-            #expect(harness.llm.calls.count == 4)
-            #expect(harness.slack.calls("chat.postEphemeral").count == 1)
+        try await withAPIHarness(kind) { harness in
+            try await harness.runtime.installations.updateSettings(
+                tenantID: "T1", settings: TenantSettings(rateLimit: RateLimitSpec(limit: 3, windowSeconds: 60)))
+            let dependencies = harness.dependencies { $0.now = clock.function }
+            try await harness.run(dependencies) { client in
+                func send(_ body: [UInt8]) async throws {
+                    let response = try await client.postEvent(
+                        body, headers: SlackRequests.headers(body: body, timestamp: Int(clock.now.timeIntervalSince1970)))
+                    #expect(response.status == .ok)
+                }
+                for i in 0..<6 { try await send(SlackRequests.mention(eventID: "EvRL\(i)", ts: "500.\(i)")) }
+                await harness.slack.waitForCalls("chat.postEphemeral")
+                await harness.slack.waitForCalls("chat.postMessage", count: 3)
+                try await send(SlackRequests.mention(eventID: "EvRL-T2", team: "T2", ts: "600.1"))
+                await harness.slack.waitForCalls("chat.postMessage", count: 4)
+                try await Task.sleep(for: .milliseconds(300))
+                #expect(harness.llm.calls.count == 4)
+                #expect(harness.slack.calls("chat.postEphemeral").count == 1)
 
-            // A minute later the window has room again.
-            clock.advance(by: 61)
-            try await send(SlackRequests.mention(eventID: "EvRL-later", ts: "700.1"))
-            await harness.slack.waitForCalls("chat.postMessage", count: 5)
+                // A minute later the window has room again.
+                clock.advance(by: 61)
+                try await send(SlackRequests.mention(eventID: "EvRL-later", ts: "700.1"))
+                await harness.slack.waitForCalls("chat.postMessage", count: 5)
+            }
+            #expect(harness.llm.calls.count == 5)
+            let notice = try #require(harness.slack.calls("chat.postEphemeral").first)
+            #expect(notice.fields["user"] == "U1")
+            #expect(notice.fields["channel"] == "C1")
+            #expect(notice.bearerToken == harness.tenant("T1").botToken)
+            let replies = harness.slack.calls("chat.postMessage")
+            #expect(replies.filter { $0.bearerToken == harness.tenant("T2").botToken }.count == 1)
+            #expect(try await harness.runtime.usage.today(tenantID: "T1").rateLimited == 3)
+            #expect(try await harness.runtime.auditLog.recent(tenantID: "T1", action: "rate_limited").count == 3)
+            #expect(try await harness.runtime.jobs.count(status: .done) == 8)
+            harness.expectNoSecretsLogged()
         }
-        #expect(harness.llm.calls.count == 5)
-        let notice = try #require(harness.slack.calls("chat.postEphemeral").first)
-        #expect(notice.fields["user"] == "U1")
-        #expect(notice.fields["channel"] == "C1")
-        #expect(notice.bearerToken == harness.tenant("T1").botToken)
-        let replies = harness.slack.calls("chat.postMessage")
-        #expect(replies.filter { $0.bearerToken == harness.tenant("T2").botToken }.count == 1)
-        #expect(try await harness.runtime.usage.today(tenantID: "T1").rateLimited == 3)
-        #expect(try await harness.runtime.auditLog.recent(tenantID: "T1", action: "rate_limited").count == 3)
-        #expect(try await harness.runtime.jobs.count(status: .done) == 8)
-        harness.expectNoSecretsLogged()
-        await harness.shutdown()
     }
 
     @Test("the global limit caps every tenant together")
     func global() async throws {
-        let harness = try await APIHarness.make(.sqlite, configure: { $0.rateLimitGlobal = RateLimitSpec(limit: 2, windowSeconds: 60) })
-        try await harness.run { client in
-            for (i, team) in ["T1", "T2", "T1", "T2"].enumerated() {
-                _ = try await client.postEvent(SlackRequests.mention(eventID: "EvG\(i)", team: team, ts: "800.\(i)"))
+        try await withAPIHarness(.sqlite, configure: { $0.rateLimitGlobal = RateLimitSpec(limit: 2, windowSeconds: 60) }) { harness in
+            try await harness.run { client in
+                for (i, team) in ["T1", "T2", "T1", "T2"].enumerated() {
+                    _ = try await client.postEvent(SlackRequests.mention(eventID: "EvG\(i)", team: team, ts: "800.\(i)"))
+                }
+                await harness.slack.waitForCalls("chat.postEphemeral", count: 2)
+                try await Task.sleep(for: .milliseconds(300))
             }
-            await harness.slack.waitForCalls("chat.postEphemeral", count: 2)
-            try await Task.sleep(for: .milliseconds(300))
+            #expect(harness.llm.calls.count == 2)
+            #expect(harness.slack.calls("chat.postMessage").count == 2)
         }
-        #expect(harness.llm.calls.count == 2)
-        #expect(harness.slack.calls("chat.postMessage").count == 2)
-        await harness.shutdown()
     }
 }

@@ -18,273 +18,273 @@ struct StoreTests {
 
     @Test("installations: save, find, reinstall keeps settings, tokens sealed", arguments: TestDatabaseKind.allCases)
     func installations(kind: TestDatabaseKind) async throws {
-        let test = try await TestDatabase.make(kind)
-        defer { Task { await test.shutdown() } }
-        let clock = TestClock()
-        let store = InstallationStore(database: test.database, cipher: try Self.cipher(), now: clock.function)
-        let tokens = InstallationTokens(botToken: "xoxb-plain-bot", userToken: "xoxp-plain-user", refreshToken: "xoxe-refresh",
-                                        expiresAt: clock.now.addingTimeInterval(43_200))
-        try await store.save(Self.installation("T1", at: clock.now), tokens: tokens)
-        var found = try #require(try await store.find(tenantID: "T1"))
-        #expect(found.teamName == "Team T1")
-        #expect(found.status == .active)
-        #expect(try await store.tokens(tenantID: "T1") == tokens)
+        try await withTestDatabase(kind) { test in
+            let clock = TestClock()
+            let store = InstallationStore(database: test.database, cipher: try Self.cipher(), now: clock.function)
+            let tokens = InstallationTokens(botToken: "xoxb-plain-bot", userToken: "xoxp-plain-user", refreshToken: "xoxe-refresh",
+                                            expiresAt: clock.now.addingTimeInterval(43_200))
+            try await store.save(Self.installation("T1", at: clock.now), tokens: tokens)
+            var found = try #require(try await store.find(tenantID: "T1"))
+            #expect(found.teamName == "Team T1")
+            #expect(found.status == .active)
+            #expect(try await store.tokens(tenantID: "T1") == tokens)
 
-        try await store.updateSettings(tenantID: "T1", settings: TenantSettings(
-            model: "gpt-x", systemPrompt: "Be brief.", rateLimit: RateLimitSpec(limit: 5, windowSeconds: 60)))
-        try await store.deactivateAndDeleteTokens(tenantID: "T1")
-        found = try #require(try await store.find(tenantID: "T1"))
-        #expect(found.status == .inactive)
-        #expect(try await store.tokens(tenantID: "T1") == InstallationTokens(botToken: nil))
+            try await store.updateSettings(tenantID: "T1", settings: TenantSettings(
+                model: "gpt-x", systemPrompt: "Be brief.", rateLimit: RateLimitSpec(limit: 5, windowSeconds: 60)))
+            try await store.deactivateAndDeleteTokens(tenantID: "T1")
+            found = try #require(try await store.find(tenantID: "T1"))
+            #expect(found.status == .inactive)
+            #expect(try await store.tokens(tenantID: "T1") == InstallationTokens(botToken: nil))
 
-        // Reinstall: active again, new tokens, settings kept.
-        clock.advance(by: 60)
-        var again = Self.installation("T1", at: clock.now)
-        again.teamName = "Renamed"
-        try await store.save(again, tokens: InstallationTokens(botToken: "xoxb-second"))
-        found = try #require(try await store.find(tenantID: "T1"))
-        #expect(found.status == .active)
-        #expect(found.teamName == "Renamed")
-        #expect(found.settings.model == "gpt-x")
-        #expect(found.settings.rateLimit == RateLimitSpec(limit: 5, windowSeconds: 60))
-        #expect(try await store.tokens(tenantID: "T1")?.botToken == "xoxb-second")
+            // Reinstall: active again, new tokens, settings kept.
+            clock.advance(by: 60)
+            var again = Self.installation("T1", at: clock.now)
+            again.teamName = "Renamed"
+            try await store.save(again, tokens: InstallationTokens(botToken: "xoxb-second"))
+            found = try #require(try await store.find(tenantID: "T1"))
+            #expect(found.status == .active)
+            #expect(found.teamName == "Renamed")
+            #expect(found.settings.model == "gpt-x")
+            #expect(found.settings.rateLimit == RateLimitSpec(limit: 5, windowSeconds: 60))
+            #expect(try await store.tokens(tenantID: "T1")?.botToken == "xoxb-second")
 
-        // No column holds a plaintext token.
-        let rows = try await test.database.query("SELECT * FROM installations")
-        for row in rows {
-            for value in row.values {
-                if case .text(let text) = value { #expect(!text.contains("xoxb-"), "plaintext token in a column") }
+            // No column holds a plaintext token.
+            let rows = try await test.database.query("SELECT * FROM installations")
+            for row in rows {
+                for value in row.values {
+                    if case .text(let text) = value { #expect(!text.contains("xoxb-"), "plaintext token in a column") }
+                }
             }
+            #expect(try await store.find(tenantID: "T404") == nil)
         }
-        #expect(try await store.find(tenantID: "T404") == nil)
     }
 
     @Test("installations: a ciphertext copied to another row does not open", arguments: TestDatabaseKind.allCases)
     func swappedRow(kind: TestDatabaseKind) async throws {
-        let test = try await TestDatabase.make(kind)
-        defer { Task { await test.shutdown() } }
-        let store = InstallationStore(database: test.database, cipher: try Self.cipher())
-        try await store.save(Self.installation("TA", at: Date()), tokens: InstallationTokens(botToken: "xoxb-a"))
-        try await store.save(Self.installation("TB", at: Date()), tokens: InstallationTokens(botToken: "xoxb-b"))
-        try await test.database.query(
-            "UPDATE installations SET bot_token_ciphertext = (SELECT bot_token_ciphertext FROM installations WHERE tenant_id = 'TA') WHERE tenant_id = 'TB'"
-        )
-        await #expect(throws: CipherError.self) { try await store.tokens(tenantID: "TB") }
-        #expect(try await store.tokens(tenantID: "TA")?.botToken == "xoxb-a")
+        try await withTestDatabase(kind) { test in
+            let store = InstallationStore(database: test.database, cipher: try Self.cipher())
+            try await store.save(Self.installation("TA", at: Date()), tokens: InstallationTokens(botToken: "xoxb-a"))
+            try await store.save(Self.installation("TB", at: Date()), tokens: InstallationTokens(botToken: "xoxb-b"))
+            try await test.database.query(
+                "UPDATE installations SET bot_token_ciphertext = (SELECT bot_token_ciphertext FROM installations WHERE tenant_id = 'TA') WHERE tenant_id = 'TB'"
+            )
+            await #expect(throws: CipherError.self) { try await store.tokens(tenantID: "TB") }
+            #expect(try await store.tokens(tenantID: "TA")?.botToken == "xoxb-a")
+        }
     }
 
     @Test("installations: org-wide installs authorize events of their teams", arguments: TestDatabaseKind.allCases)
     func authorize(kind: TestDatabaseKind) async throws {
-        let test = try await TestDatabase.make(kind)
-        defer { Task { await test.shutdown() } }
-        let store = InstallationStore(database: test.database, cipher: try Self.cipher())
-        try await store.save(Self.installation("E1", at: Date(), enterprise: "E1", orgWide: true), tokens: InstallationTokens(botToken: "xoxb-org"))
-        try await store.save(Self.installation("T2", at: Date()), tokens: InstallationTokens(botToken: "xoxb-t2"))
-        #expect(try await store.authorize(teamID: "T9", enterpriseID: "E1", isEnterpriseInstall: true)?.tenantID == "E1")
-        #expect(try await store.authorize(teamID: "T9", enterpriseID: "E1", isEnterpriseInstall: false)?.tenantID == "E1")
-        #expect(try await store.authorize(teamID: "T2", enterpriseID: nil, isEnterpriseInstall: false)?.tenantID == "T2")
-        #expect(try await store.authorize(teamID: "T3", enterpriseID: nil, isEnterpriseInstall: false) == nil)
+        try await withTestDatabase(kind) { test in
+            let store = InstallationStore(database: test.database, cipher: try Self.cipher())
+            try await store.save(Self.installation("E1", at: Date(), enterprise: "E1", orgWide: true), tokens: InstallationTokens(botToken: "xoxb-org"))
+            try await store.save(Self.installation("T2", at: Date()), tokens: InstallationTokens(botToken: "xoxb-t2"))
+            #expect(try await store.authorize(teamID: "T9", enterpriseID: "E1", isEnterpriseInstall: true)?.tenantID == "E1")
+            #expect(try await store.authorize(teamID: "T9", enterpriseID: "E1", isEnterpriseInstall: false)?.tenantID == "E1")
+            #expect(try await store.authorize(teamID: "T2", enterpriseID: nil, isEnterpriseInstall: false)?.tenantID == "T2")
+            #expect(try await store.authorize(teamID: "T3", enterpriseID: nil, isEnterpriseInstall: false) == nil)
+        }
     }
 
     @Test("installations: key rotation re-seals with the active key, old values still open", arguments: TestDatabaseKind.allCases)
     func keyRotation(kind: TestDatabaseKind) async throws {
-        let test = try await TestDatabase.make(kind)
-        defer { Task { await test.shutdown() } }
-        let old = EncryptionKey.generate(id: "old")
-        let new = EncryptionKey.generate(id: "new")
-        try await InstallationStore(database: test.database, cipher: try TokenCipher(keys: [old]))
-            .save(Self.installation("T1", at: Date()), tokens: InstallationTokens(botToken: "xoxb-1", refreshToken: "xoxe-1"))
-        let rotated = InstallationStore(database: test.database, cipher: try TokenCipher(keys: [new, old]))
-        #expect(try await rotated.tokens(tenantID: "T1")?.botToken == "xoxb-1")
-        #expect(try await rotated.reencryptAll() == 2)
-        #expect(try await rotated.reencryptAll() == 0)
-        let newOnly = InstallationStore(database: test.database, cipher: try TokenCipher(keys: [new]))
-        #expect(try await newOnly.tokens(tenantID: "T1")?.refreshToken == "xoxe-1")
+        try await withTestDatabase(kind) { test in
+            let old = EncryptionKey.generate(id: "old")
+            let new = EncryptionKey.generate(id: "new")
+            try await InstallationStore(database: test.database, cipher: try TokenCipher(keys: [old]))
+                .save(Self.installation("T1", at: Date()), tokens: InstallationTokens(botToken: "xoxb-1", refreshToken: "xoxe-1"))
+            let rotated = InstallationStore(database: test.database, cipher: try TokenCipher(keys: [new, old]))
+            #expect(try await rotated.tokens(tenantID: "T1")?.botToken == "xoxb-1")
+            #expect(try await rotated.reencryptAll() == 2)
+            #expect(try await rotated.reencryptAll() == 0)
+            let newOnly = InstallationStore(database: test.database, cipher: try TokenCipher(keys: [new]))
+            #expect(try await newOnly.tokens(tenantID: "T1")?.refreshToken == "xoxe-1")
+        }
     }
 
     @Test("oauth state: single use, expiry, purpose", arguments: TestDatabaseKind.allCases)
     func oauthStates(kind: TestDatabaseKind) async throws {
-        let test = try await TestDatabase.make(kind)
-        defer { Task { await test.shutdown() } }
-        let clock = TestClock()
-        let store = OAuthStateStore(database: test.database, now: clock.function)
-        let state = try await store.issue(purpose: "install")
-        #expect(state.count >= 22)
-        #expect(try await store.consume(state, purpose: "signin") == .unknown)
-        #expect(try await store.consume(state, purpose: "install") == .valid)
-        #expect(try await store.consume(state, purpose: "install") == .alreadyUsed)
-        #expect(try await store.consume("never-issued", purpose: "install") == .unknown)
+        try await withTestDatabase(kind) { test in
+            let clock = TestClock()
+            let store = OAuthStateStore(database: test.database, now: clock.function)
+            let state = try await store.issue(purpose: "install")
+            #expect(state.count >= 22)
+            #expect(try await store.consume(state, purpose: "signin") == .unknown)
+            #expect(try await store.consume(state, purpose: "install") == .valid)
+            #expect(try await store.consume(state, purpose: "install") == .alreadyUsed)
+            #expect(try await store.consume("never-issued", purpose: "install") == .unknown)
 
-        let late = try await store.issue(purpose: "install")
-        clock.advance(by: 599)
-        let onTime = try await store.issue(purpose: "install")
-        clock.advance(by: 2)
-        #expect(try await store.consume(late, purpose: "install") == .expired)
-        #expect(try await store.consume(onTime, purpose: "install") == .valid)
+            let late = try await store.issue(purpose: "install")
+            clock.advance(by: 599)
+            let onTime = try await store.issue(purpose: "install")
+            clock.advance(by: 2)
+            #expect(try await store.consume(late, purpose: "install") == .expired)
+            #expect(try await store.consume(onTime, purpose: "install") == .valid)
+        }
     }
 
     @Test("oauth state: 16 concurrent consumers, exactly one wins", arguments: TestDatabaseKind.allCases)
     func oauthStateRace(kind: TestDatabaseKind) async throws {
-        let test = try await TestDatabase.make(kind)
-        defer { Task { await test.shutdown() } }
-        let store = OAuthStateStore(database: test.database)
-        let state = try await store.issue(purpose: "install")
-        let outcomes = try await withThrowingTaskGroup(of: OAuthStateOutcome.self) { group in
-            for _ in 0..<16 { group.addTask { try await store.consume(state, purpose: "install") } }
-            return try await group.reduce(into: [OAuthStateOutcome]()) { $0.append($1) }
+        try await withTestDatabase(kind) { test in
+            let store = OAuthStateStore(database: test.database)
+            let state = try await store.issue(purpose: "install")
+            let outcomes = try await withThrowingTaskGroup(of: OAuthStateOutcome.self) { group in
+                for _ in 0..<16 { group.addTask { try await store.consume(state, purpose: "install") } }
+                return try await group.reduce(into: [OAuthStateOutcome]()) { $0.append($1) }
+            }
+            #expect(outcomes.filter { $0 == .valid }.count == 1)
+            #expect(outcomes.filter { $0 == .alreadyUsed }.count == 15)
         }
-        #expect(outcomes.filter { $0 == .valid }.count == 1)
-        #expect(outcomes.filter { $0 == .alreadyUsed }.count == 15)
     }
 
     @Test("audit log: newest first, filters", arguments: TestDatabaseKind.allCases)
     func auditLog(kind: TestDatabaseKind) async throws {
-        let test = try await TestDatabase.make(kind)
-        defer { Task { await test.shutdown() } }
-        let log = AuditLog(database: test.database)
-        try await log.record(tenantID: "T1", actor: "slack", action: "install", detail: "by U1")
-        try await log.record(tenantID: "T2", actor: "operator", action: "settings", detail: "model")
-        try await log.record(tenantID: nil, actor: "cli", action: "keys.rotate")
-        let all = try await log.recent()
-        #expect(all.map(\.action) == ["keys.rotate", "settings", "install"])
-        #expect(try await log.recent(tenantID: "T1").map(\.detail) == ["by U1"])
-        #expect(try await log.recent(action: "settings").map(\.tenantID) == ["T2"])
-        #expect(try await log.recent(before: all[0].id, limit: 1).map(\.action) == ["settings"])
-        #expect(try await log.actions() == ["install", "keys.rotate", "settings"])
+        try await withTestDatabase(kind) { test in
+            let log = AuditLog(database: test.database)
+            try await log.record(tenantID: "T1", actor: "slack", action: "install", detail: "by U1")
+            try await log.record(tenantID: "T2", actor: "operator", action: "settings", detail: "model")
+            try await log.record(tenantID: nil, actor: "cli", action: "keys.rotate")
+            let all = try await log.recent()
+            #expect(all.map(\.action) == ["keys.rotate", "settings", "install"])
+            #expect(try await log.recent(tenantID: "T1").map(\.detail) == ["by U1"])
+            #expect(try await log.recent(action: "settings").map(\.tenantID) == ["T2"])
+            #expect(try await log.recent(before: all[0].id, limit: 1).map(\.action) == ["settings"])
+            #expect(try await log.actions() == ["install", "keys.rotate", "settings"])
+        }
     }
 
     @Test("jobs: lease, complete, retry with backoff, dead after max attempts", arguments: TestDatabaseKind.allCases)
     func jobs(kind: TestDatabaseKind) async throws {
-        let test = try await TestDatabase.make(kind)
-        defer { Task { await test.shutdown() } }
-        let clock = TestClock()
-        let queue = JobQueue(database: test.database, now: clock.function)
-        let first = try await queue.enqueue(kind: "event", tenantID: "T1", payload: "{}", maxAttempts: 2)
-        let second = try await queue.enqueue(kind: "event", tenantID: "T1", payload: "{\"n\":2}", maxAttempts: 2)
-        var claimed = try await queue.claim(limit: 10, lease: 30)
-        #expect(claimed.map(\.id) == [first, second])
-        #expect(try await queue.claim(limit: 10, lease: 30).isEmpty)  // leased
-        try await queue.complete(first)
-        #expect(try await queue.fail(claimed[1], error: "model down", retryAfter: 5) == .queued)
-        #expect(try await queue.claim(limit: 10, lease: 30).isEmpty)  // backing off
-        clock.advance(by: 6)
-        claimed = try await queue.claim(limit: 10, lease: 30)
-        #expect(claimed.map(\.attempts) == [2])
-        #expect(try await queue.fail(claimed[0], error: "model down", retryAfter: 5) == .dead)
-        #expect(try await queue.dead().map(\.lastError) == ["model down"])
-        #expect(try await queue.count(status: .done) == 1)
+        try await withTestDatabase(kind) { test in
+            let clock = TestClock()
+            let queue = JobQueue(database: test.database, now: clock.function)
+            let first = try await queue.enqueue(kind: "event", tenantID: "T1", payload: "{}", maxAttempts: 2)
+            let second = try await queue.enqueue(kind: "event", tenantID: "T1", payload: "{\"n\":2}", maxAttempts: 2)
+            var claimed = try await queue.claim(limit: 10, lease: 30)
+            #expect(claimed.map(\.id) == [first, second])
+            #expect(try await queue.claim(limit: 10, lease: 30).isEmpty)  // leased
+            try await queue.complete(first)
+            #expect(try await queue.fail(claimed[1], error: "model down", retryAfter: 5) == .queued)
+            #expect(try await queue.claim(limit: 10, lease: 30).isEmpty)  // backing off
+            clock.advance(by: 6)
+            claimed = try await queue.claim(limit: 10, lease: 30)
+            #expect(claimed.map(\.attempts) == [2])
+            #expect(try await queue.fail(claimed[0], error: "model down", retryAfter: 5) == .dead)
+            #expect(try await queue.dead().map(\.lastError) == ["model down"])
+            #expect(try await queue.count(status: .done) == 1)
+        }
     }
 
     @Test("jobs: a lease that runs out makes the job claimable again (worker died)", arguments: TestDatabaseKind.allCases)
     func jobLeaseExpiry(kind: TestDatabaseKind) async throws {
-        let test = try await TestDatabase.make(kind)
-        defer { Task { await test.shutdown() } }
-        let clock = TestClock()
-        let queue = JobQueue(database: test.database, now: clock.function)
-        let id = try await queue.enqueue(kind: "event", tenantID: "T1", payload: "{}")
-        #expect(try await queue.claim(limit: 1, lease: 60).map(\.id) == [id])
-        clock.advance(by: 61)
-        #expect(try await queue.claim(limit: 1, lease: 60).map(\.id) == [id])
+        try await withTestDatabase(kind) { test in
+            let clock = TestClock()
+            let queue = JobQueue(database: test.database, now: clock.function)
+            let id = try await queue.enqueue(kind: "event", tenantID: "T1", payload: "{}")
+            #expect(try await queue.claim(limit: 1, lease: 60).map(\.id) == [id])
+            clock.advance(by: 61)
+            #expect(try await queue.claim(limit: 1, lease: 60).map(\.id) == [id])
+        }
     }
 
     @Test("jobs: concurrent claimers never share a job", arguments: TestDatabaseKind.allCases)
     func concurrentClaims(kind: TestDatabaseKind) async throws {
-        let test = try await TestDatabase.make(kind)
-        defer { Task { await test.shutdown() } }
-        let queue = JobQueue(database: test.database)
-        for index in 0..<100 { try await queue.enqueue(kind: "event", tenantID: "T1", payload: "\(index)") }
-        let ids = try await withThrowingTaskGroup(of: [Int64].self) { group in
-            for _ in 0..<8 {
-                group.addTask {
-                    var mine: [Int64] = []
-                    while true {
-                        let batch = try await queue.claim(limit: 3, lease: 300)
-                        if batch.isEmpty { return mine }
-                        mine += batch.map(\.id)
+        try await withTestDatabase(kind) { test in
+            let queue = JobQueue(database: test.database)
+            for index in 0..<100 { try await queue.enqueue(kind: "event", tenantID: "T1", payload: "\(index)") }
+            let ids = try await withThrowingTaskGroup(of: [Int64].self) { group in
+                for _ in 0..<8 {
+                    group.addTask {
+                        var mine: [Int64] = []
+                        while true {
+                            let batch = try await queue.claim(limit: 3, lease: 300)
+                            if batch.isEmpty { return mine }
+                            mine += batch.map(\.id)
+                        }
                     }
                 }
+                return try await group.reduce(into: [Int64]()) { $0 += $1 }
             }
-            return try await group.reduce(into: [Int64]()) { $0 += $1 }
+            #expect(ids.count == 100)
+            #expect(Set(ids).count == 100)
         }
-        #expect(ids.count == 100)
-        #expect(Set(ids).count == 100)
     }
 
     @Test("processed events: claim once, job stored with the claim", arguments: TestDatabaseKind.allCases)
     func processedEvents(kind: TestDatabaseKind) async throws {
-        let test = try await TestDatabase.make(kind)
-        defer { Task { await test.shutdown() } }
-        let events = ProcessedEvents(database: test.database)
-        let results = try await withThrowingTaskGroup(of: Int64?.self) { group in
-            for _ in 0..<10 {
-                group.addTask { try await events.claimAndEnqueue(eventID: "Ev1", tenantID: "T1", kind: "event", payload: "{}") }
+        try await withTestDatabase(kind) { test in
+            let events = ProcessedEvents(database: test.database)
+            let results = try await withThrowingTaskGroup(of: Int64?.self) { group in
+                for _ in 0..<10 {
+                    group.addTask { try await events.claimAndEnqueue(eventID: "Ev1", tenantID: "T1", kind: "event", payload: "{}") }
+                }
+                return try await group.reduce(into: [Int64?]()) { $0.append($1) }
             }
-            return try await group.reduce(into: [Int64?]()) { $0.append($1) }
+            #expect(results.compactMap { $0 }.count == 1)
+            #expect(try await JobQueue(database: test.database).count(status: .queued) == 1)
+            #expect(try await events.contains("Ev1"))
+            #expect(try await !events.contains("Ev2"))
         }
-        #expect(results.compactMap { $0 }.count == 1)
-        #expect(try await JobQueue(database: test.database).count(status: .queued) == 1)
-        #expect(try await events.contains("Ev1"))
-        #expect(try await !events.contains("Ev2"))
     }
 
     @Test("chat memory: per thread, newest kept within budget, retention", arguments: TestDatabaseKind.allCases)
     func chatMemory(kind: TestDatabaseKind) async throws {
-        let test = try await TestDatabase.make(kind)
-        defer { Task { await test.shutdown() } }
-        let clock = TestClock()
-        let memory = ChatMemory(database: test.database, now: clock.function)
-        for index in 1...5 {
-            try await memory.append(tenantID: "T1", channelID: "C1", threadTS: "1.0",
-                                    turn: ChatTurn(role: index.isMultiple(of: 2) ? .assistant : .user, content: "turn \(index)"))
-            clock.advance(by: 10)
-        }
-        try await memory.append(tenantID: "T1", channelID: "C1", threadTS: "2.0", turn: ChatTurn(role: .user, content: "other thread"))
-        try await memory.append(tenantID: "T2", channelID: "C1", threadTS: "1.0", turn: ChatTurn(role: .user, content: "other tenant"))
-        let recent = try await memory.recent(tenantID: "T1", channelID: "C1", threadTS: "1.0", maxTurns: 3, maxCharacters: 1000)
-        #expect(recent.map(\.content) == ["turn 3", "turn 4", "turn 5"])
-        #expect(recent.first?.role == .user)
-        let tight = try await memory.recent(tenantID: "T1", channelID: "C1", threadTS: "1.0", maxTurns: 10, maxCharacters: 13)
-        #expect(tight.map(\.content) == ["turn 4", "turn 5"])
+        try await withTestDatabase(kind) { test in
+            let clock = TestClock()
+            let memory = ChatMemory(database: test.database, now: clock.function)
+            for index in 1...5 {
+                try await memory.append(tenantID: "T1", channelID: "C1", threadTS: "1.0",
+                                        turn: ChatTurn(role: index.isMultiple(of: 2) ? .assistant : .user, content: "turn \(index)"))
+                clock.advance(by: 10)
+            }
+            try await memory.append(tenantID: "T1", channelID: "C1", threadTS: "2.0", turn: ChatTurn(role: .user, content: "other thread"))
+            try await memory.append(tenantID: "T2", channelID: "C1", threadTS: "1.0", turn: ChatTurn(role: .user, content: "other tenant"))
+            let recent = try await memory.recent(tenantID: "T1", channelID: "C1", threadTS: "1.0", maxTurns: 3, maxCharacters: 1000)
+            #expect(recent.map(\.content) == ["turn 3", "turn 4", "turn 5"])
+            #expect(recent.first?.role == .user)
+            let tight = try await memory.recent(tenantID: "T1", channelID: "C1", threadTS: "1.0", maxTurns: 10, maxCharacters: 13)
+            #expect(tight.map(\.content) == ["turn 4", "turn 5"])
 
-        let moved = try await memory.expire(olderThan: clock.now.addingTimeInterval(-25), archive: true)
-        #expect(moved == 3)
-        #expect(try await test.database.queryFirst("SELECT COUNT(*) AS n FROM chat_memory_archive")?.int("n") == 3)
-        clock.advance(by: 10)
-        #expect(try await memory.purgeArchive(archivedBefore: clock.now) == 3)
+            let moved = try await memory.expire(olderThan: clock.now.addingTimeInterval(-25), archive: true)
+            #expect(moved == 3)
+            #expect(try await test.database.queryFirst("SELECT COUNT(*) AS n FROM chat_memory_archive")?.int("n") == 3)
+            clock.advance(by: 10)
+            #expect(try await memory.purgeArchive(archivedBefore: clock.now) == 3)
+        }
     }
 
     @Test("usage counters add up per day", arguments: TestDatabaseKind.allCases)
     func usage(kind: TestDatabaseKind) async throws {
-        let test = try await TestDatabase.make(kind)
-        defer { Task { await test.shutdown() } }
-        let clock = TestClock(Date(timeIntervalSince1970: 1_800_000_000))  // 2027-01-15
-        let counters = UsageCounters(database: test.database, now: clock.function)
-        try await counters.increment(tenantID: "T1", .events)
-        try await counters.increment(tenantID: "T1", .events)
-        try await counters.increment(tenantID: "T1", .rateLimited)
-        clock.advance(by: 86_400)
-        try await counters.increment(tenantID: "T1", .events)
-        try await counters.increment(tenantID: "T1", .llmCalls, by: 3)
-        #expect(try await counters.today(tenantID: "T1") == Usage(events: 1, llmCalls: 3))
-        #expect(try await counters.thisMonth(tenantID: "T1") == Usage(events: 3, llmCalls: 3, rateLimited: 1))
-        #expect(try await counters.today(tenantID: "T2") == Usage())
+        try await withTestDatabase(kind) { test in
+            let clock = TestClock(Date(timeIntervalSince1970: 1_800_000_000))  // 2027-01-15
+            let counters = UsageCounters(database: test.database, now: clock.function)
+            try await counters.increment(tenantID: "T1", .events)
+            try await counters.increment(tenantID: "T1", .events)
+            try await counters.increment(tenantID: "T1", .rateLimited)
+            clock.advance(by: 86_400)
+            try await counters.increment(tenantID: "T1", .events)
+            try await counters.increment(tenantID: "T1", .llmCalls, by: 3)
+            #expect(try await counters.today(tenantID: "T1") == Usage(events: 1, llmCalls: 3))
+            #expect(try await counters.thisMonth(tenantID: "T1") == Usage(events: 3, llmCalls: 3, rateLimited: 1))
+            #expect(try await counters.today(tenantID: "T2") == Usage())
+        }
     }
 
     @Test("key registry: ages from first activation, rotation due", arguments: TestDatabaseKind.allCases)
     func keyAges(kind: TestDatabaseKind) async throws {
-        let test = try await TestDatabase.make(kind)
-        defer { Task { await test.shutdown() } }
-        let clock = TestClock()
-        let registry = KeyRegistry(database: test.database, now: clock.function)
-        try await registry.register(keyIDs: ["k1"])
-        clock.advance(by: 91 * 86_400)
-        try await registry.register(keyIDs: ["k1"])
-        var ages = try await registry.ages(keyIDs: ["k1"], rotationDays: 90)
-        #expect(ages.map(\.ageDays) == [91])
-        #expect(ages.map(\.rotationDue) == [true])
-        try await registry.register(keyIDs: ["k2", "k1"])
-        ages = try await registry.ages(keyIDs: ["k2", "k1"], rotationDays: 90)
-        #expect(ages.map(\.rotationDue) == [false, false])
-        #expect(ages.map(\.isActive) == [true, false])
+        try await withTestDatabase(kind) { test in
+            let clock = TestClock()
+            let registry = KeyRegistry(database: test.database, now: clock.function)
+            try await registry.register(keyIDs: ["k1"])
+            clock.advance(by: 91 * 86_400)
+            try await registry.register(keyIDs: ["k1"])
+            var ages = try await registry.ages(keyIDs: ["k1"], rotationDays: 90)
+            #expect(ages.map(\.ageDays) == [91])
+            #expect(ages.map(\.rotationDue) == [true])
+            try await registry.register(keyIDs: ["k2", "k1"])
+            ages = try await registry.ages(keyIDs: ["k2", "k1"], rotationDays: 90)
+            #expect(ages.map(\.rotationDue) == [false, false])
+            #expect(ages.map(\.isActive) == [true, false])
+        }
     }
 }

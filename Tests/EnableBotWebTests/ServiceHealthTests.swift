@@ -28,47 +28,50 @@ struct ServiceHealthTests {
 
     @Test("web and api answer /health 200 with the database check on SQLite", arguments: ["api", "web"])
     func healthy(service: String) async throws {
-        let url = "sqlite:" + TestPaths.temporaryDirectory() + "/health.sqlite"
-        let runtime = try await CoreRuntime.start(settings: try Self.settings(databaseURL: url), logger: TestLog.logger)
-        defer { Task { await runtime.database.shutdown() } }
-        let check: @Sendable (any TestClientProtocol) async throws -> Void = { client in
-            try await client.execute(uri: "/health", method: .get) { response in
-                #expect(response.status == .ok)
-                #expect(response.headers[.contentType]?.hasPrefix("application/json") == true)
-                let health = try JSONDecoder().decode(Health.self, from: Data(buffer: response.body))
-                #expect(health.status == "ok")
-                #expect(health.service == service)
-                #expect(health.checks == ["database": "ok", "redis": "disabled"])
+        try await withStack { stack in
+            let url = "sqlite:" + TestPaths.temporaryDirectory() + "/health.sqlite"
+            let settings = try Self.settings(databaseURL: url)
+            let runtime = stack.own(try await CoreRuntime.start(settings: settings, logger: TestLog.logger)) { await $0.shutdown() }
+            let check: @Sendable (any TestClientProtocol) async throws -> Void = { client in
+                try await client.execute(uri: "/health", method: .get) { response in
+                    #expect(response.status == .ok)
+                    #expect(response.headers[.contentType]?.hasPrefix("application/json") == true)
+                    let health = try JSONDecoder().decode(Health.self, from: Data(buffer: response.body))
+                    #expect(health.status == "ok")
+                    #expect(health.service == service)
+                    #expect(health.checks == ["database": "ok", "redis": "disabled"])
+                }
+                try await client.execute(uri: "/metrics", method: .get) { response in
+                    #expect(response.status == .ok)
+                    #expect(String(buffer: response.body).contains("http_requests_total"))
+                }
             }
-            try await client.execute(uri: "/metrics", method: .get) { response in
-                #expect(response.status == .ok)
-                #expect(String(buffer: response.body).contains("http_requests_total"))
+            if service == "api" {
+                try await buildAPIApplication(runtime: runtime).test(.live, check)
+            } else {
+                try await buildWebApplication(runtime: runtime).test(.live, check)
             }
-        }
-        if service == "api" {
-            try await buildAPIApplication(runtime: runtime).test(.live, check)
-        } else {
-            try await buildWebApplication(runtime: runtime).test(.live, check)
         }
     }
 
     @Test("a stopped PostgreSQL turns /health into 503 naming the database; it recovers when the server is back")
     func postgresDown() async throws {
-        let postgres = try DedicatedPostgres.start()
-        defer { postgres.destroy() }
-        let runtime = try await CoreRuntime.start(settings: try Self.settings(databaseURL: postgres.url), logger: TestLog.logger)
-        defer { Task { await runtime.database.shutdown() } }
-        try await buildWebApplication(runtime: runtime).test(.live) { client in
-            try await client.execute(uri: "/health", method: .get) { #expect($0.status == .ok) }
-            try postgres.stopServer()
-            try await client.execute(uri: "/health", method: .get) { response in
-                #expect(response.status == .serviceUnavailable)
-                let health = try JSONDecoder().decode(Health.self, from: Data(buffer: response.body))
-                #expect(health.status != "ok")
-                #expect(health.checks["database"] == "error")
+        try await withStack { stack in
+            let postgres = try stack.dedicatedPostgres()
+            let settings = try Self.settings(databaseURL: postgres.url)
+            let runtime = stack.own(try await CoreRuntime.start(settings: settings, logger: TestLog.logger)) { await $0.shutdown() }
+            try await buildWebApplication(runtime: runtime).test(.live) { client in
+                try await client.execute(uri: "/health", method: .get) { #expect($0.status == .ok) }
+                try postgres.stopServer()
+                try await client.execute(uri: "/health", method: .get) { response in
+                    #expect(response.status == .serviceUnavailable)
+                    let health = try JSONDecoder().decode(Health.self, from: Data(buffer: response.body))
+                    #expect(health.status != "ok")
+                    #expect(health.checks["database"] == "error")
+                }
+                try postgres.startServer()
+                try await client.execute(uri: "/health", method: .get) { #expect($0.status == .ok) }
             }
-            try postgres.startServer()
-            try await client.execute(uri: "/health", method: .get) { #expect($0.status == .ok) }
         }
     }
 }

@@ -30,45 +30,46 @@ struct SettingsReachAPITests {
 
     @Test("a settings change is visible in the next LLM request", arguments: TestDatabaseKind.allCases)
     func settingsChangeReachesModel(kind: TestDatabaseKind) async throws {
-        let web = try await WebTestHarness.start(kind)
-        let slack = try await FakeSlackAPI.start()
-        let llm = try await FakeLLM.start()
-        defer { Task { await web.stop(); await slack.stop(); await llm.stop() } }
+        try await withStack { stack in
+            // One fake Slack for both services, as the real one is: the web install hands out the token the API uses.
+            let web = try await stack.web(kind)
+            let llm = try await stack.llm()
 
-        let browser = web.browser()
-        try await WebChecks.install(web, browser, DashboardTests.teamA)
-        try await WebChecks.operatorLogin(browser)
+            let browser = web.browser()
+            try await WebChecks.install(web, browser, DashboardTests.teamA)
+            try await WebChecks.operatorLogin(browser)
 
-        // The API service: its own runtime over the same database and keys, as a second process would have.
-        var settings = web.runtime.settings
-        settings.slackSigningSecret = Self.signingSecret
-        settings.slackAPIBaseURL = slack.baseURL
-        settings.llmBaseURL = llm.baseURL
-        settings.llmAPIKey = "sk-cross-service"
-        settings.port = 0
-        let apiRuntime = try CoreRuntime(settings: settings, logger: TestLog.logger, database: web.database.database)
-        var dependencies = APIDependencies()
-        dependencies.worker = JobWorkerConfiguration(
-            concurrency: 2, lease: 30, pollInterval: .milliseconds(50), drainTimeout: .milliseconds(300), baseBackoff: 0.1
-        )
-        let app = try await buildAPIApplication(runtime: apiRuntime, dependencies: dependencies)
+            // The API service: its own runtime over the same database and keys, as a second process would have.
+            var settings = web.runtime.settings
+            settings.slackSigningSecret = Self.signingSecret
+            settings.slackAPIBaseURL = web.slack.apiBaseURL
+            settings.llmBaseURL = llm.baseURL
+            settings.llmAPIKey = "sk-cross-service"
+            settings.port = 0
+            let apiRuntime = try CoreRuntime(settings: settings, logger: TestLog.logger, database: web.database.database)
+            var dependencies = APIDependencies()
+            dependencies.worker = JobWorkerConfiguration(
+                concurrency: 2, lease: 30, pollInterval: .milliseconds(50), drainTimeout: .milliseconds(300), baseBackoff: 0.1
+            )
+            let app = try await buildAPIApplication(runtime: apiRuntime, dependencies: dependencies)
 
-        try await app.test(.live) { client in
-            for (round, (model, prompt)) in [("gpt-4o", "Answer in French."), ("gpt-4.1-mini", "Answer like a pirate.")].enumerated() {
-                let csrf = try await WebChecks.csrf(browser, page: "/dashboard/tenants/TA")
-                let saved = try await browser.post("/dashboard/tenants/TA/settings", [
-                    ("csrf_token", csrf), ("model", model), ("system_prompt", prompt), ("rate_limit", "50/minute"),
-                ])
-                #expect(saved.status == 303)
+            try await app.test(.live) { client in
+                for (round, (model, prompt)) in [("gpt-4o", "Answer in French."), ("gpt-4.1-mini", "Answer like a pirate.")].enumerated() {
+                    let csrf = try await WebChecks.csrf(browser, page: "/dashboard/tenants/TA")
+                    let saved = try await browser.post("/dashboard/tenants/TA/settings", [
+                        ("csrf_token", csrf), ("model", model), ("system_prompt", prompt), ("rate_limit", "50/minute"),
+                    ])
+                    #expect(saved.status == 303)
 
-                let request = Self.mention(eventID: "EvCross\(round)", team: "TA")
-                try await client.execute(uri: "/slack/events", method: .post, headers: request.headers,
-                                         body: ByteBuffer(bytes: request.body)) { #expect($0.status == .ok) }
-                let calls = await llm.waitForCalls(count: round + 1)
-                let call = try #require(calls.count == round + 1 ? calls.last : nil)
-                #expect(call.model == model)
-                #expect(call.messages.first?.role == "system")
-                #expect(call.messages.first?.content.contains(prompt) == true)
+                    let request = Self.mention(eventID: "EvCross\(round)", team: "TA")
+                    try await client.execute(uri: "/slack/events", method: .post, headers: request.headers,
+                                             body: ByteBuffer(bytes: request.body)) { #expect($0.status == .ok) }
+                    let calls = await llm.waitForCalls(count: round + 1)
+                    let call = try #require(calls.count == round + 1 ? calls.last : nil)
+                    #expect(call.model == model)
+                    #expect(call.messages.first?.role == "system")
+                    #expect(call.messages.first?.content.contains(prompt) == true)
+                }
             }
         }
     }

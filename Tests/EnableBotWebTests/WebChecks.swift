@@ -16,7 +16,7 @@ enum WebChecks {
 
     /// A whole install of `workspace` in `browser`; returns the success page.
     @discardableResult
-    static func install(_ h: WebTestHarness, _ browser: TestBrowser, _ workspace: FakeSlackOAuth.Workspace) async throws -> TestBrowser.Page {
+    static func install(_ h: WebTestHarness, _ browser: TestBrowser, _ workspace: FakeSlack.Workspace) async throws -> TestBrowser.Page {
         let state = try await startInstall(browser)
         let page = try await browser.get("/slack/oauth/callback?code=\(h.slack.issueInstallCode(workspace))&state=\(state)")
         #expect(page.status == 200)

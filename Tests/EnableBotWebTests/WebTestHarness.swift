@@ -8,40 +8,37 @@ import ServiceLifecycle
 import TestSupport
 
 /// enablebot-web on a free loopback port over a fresh database, talking to a fake Slack, with an injected clock.
+/// Built inside a `TestStack` (`stack.web(kind)`, or `withWebHarness(kind) { h in … }`), which stops the server,
+/// the fake Slack, the HTTP client and the database when the test's body ends.
 final class WebTestHarness: Sendable {
     let database: TestDatabase
     let runtime: CoreRuntime
-    let slack: FakeSlackOAuth
+    let slack: FakeSlack
     let clock: TestClock
     let http: CurlHTTPClient
     let port: Int
-    private let group: ServiceGroup
-    private let task: Task<Void, any Error>
 
     static let password = "correct horse battery staple"
     static let redirectURI = "http://localhost:8000/slack/oauth/callback"
 
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
-    private init(database: TestDatabase, runtime: CoreRuntime, slack: FakeSlackOAuth, clock: TestClock, http: CurlHTTPClient,
-                 port: Int, group: ServiceGroup, task: Task<Void, any Error>) {
+    private init(database: TestDatabase, runtime: CoreRuntime, slack: FakeSlack, clock: TestClock, http: CurlHTTPClient, port: Int) {
         self.database = database
         self.runtime = runtime
         self.slack = slack
         self.clock = clock
         self.http = http
         self.port = port
-        self.group = group
-        self.task = task
     }
 
     /// - Parameter slackAPIBaseURL: overrides the fake's URL (an unreachable Slack).
     static func start(
-        _ kind: TestDatabaseKind, slackAPIBaseURL: String? = nil, loginAttempts: Int = 5,
+        _ kind: TestDatabaseKind, in stack: TestStack, slackAPIBaseURL: String? = nil, loginAttempts: Int = 5,
         configure: (inout Settings) -> Void = { _ in }, adjust: (inout WebDependencies) -> Void = { _ in }
     ) async throws -> WebTestHarness {
-        let database = try await TestDatabase.make(kind)
-        let slack = try await FakeSlackOAuth.start()
+        let database = try await stack.database(kind)
+        let slack = try await stack.slack()
         let clock = TestClock(Date())
         var settings = Settings()
         settings.port = 0
@@ -58,7 +55,7 @@ final class WebTestHarness: Sendable {
         configure(&settings)
         let runtime = try CoreRuntime(settings: settings, logger: TestLog.logger, database: database.database, now: clock.function)
         try await runtime.keys.register(keyIDs: settings.encryptionKeys.map(\.id))
-        let http = CurlHTTPClient()
+        let http = stack.http()
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         var dependencies = WebDependencies(http: http, loginAttempts: loginAttempts)
         adjust(&dependencies)
@@ -74,25 +71,49 @@ final class WebTestHarness: Sendable {
             defer { continuation.finish() }
             try await group.run()
         }
+        stack.onExit {
+            await group.triggerGracefulShutdown()
+            _ = await task.result
+        }
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next(), port > 0 else {
             task.cancel()
             throw HarnessError.notStarted
         }
-        return WebTestHarness(database: database, runtime: runtime, slack: slack, clock: clock, http: http, port: port, group: group, task: task)
-    }
-
-    func stop() async {
-        await group.triggerGracefulShutdown()
-        _ = await task.result
-        await slack.stop()
-        http.shutdown()
-        await database.shutdown()
+        return WebTestHarness(database: database, runtime: runtime, slack: slack, clock: clock, http: http, port: port)
     }
 
     /// - Parameter headers: sent with every request (say, `X-Forwarded-For` as a proxy would add it).
     func browser(headers: [(name: String, value: String)] = []) -> TestBrowser {
         TestBrowser(baseURL: baseURL, http: http, extraHeaders: headers)
+    }
+}
+
+extension TestStack {
+    /// enablebot-web over a fresh `kind` database and its own fake Slack, all stopped when the stack ends.
+    func web(
+        _ kind: TestDatabaseKind, slackAPIBaseURL: String? = nil, loginAttempts: Int = 5,
+        configure: (inout Settings) -> Void = { _ in }, adjust: (inout WebDependencies) -> Void = { _ in }
+    ) async throws -> WebTestHarness {
+        try await WebTestHarness.start(
+            kind, in: self, slackAPIBaseURL: slackAPIBaseURL, loginAttempts: loginAttempts, configure: configure, adjust: adjust
+        )
+    }
+}
+
+/// Runs `body` against a fresh `WebTestHarness`; everything it started is stopped, and awaited, when `body` returns
+/// or throws.
+func withWebHarness<Value>(
+    _ kind: TestDatabaseKind, slackAPIBaseURL: String? = nil, loginAttempts: Int = 5,
+    configure: (inout Settings) -> Void = { _ in }, adjust: (inout WebDependencies) -> Void = { _ in },
+    isolation: isolated (any Actor)? = #isolation,
+    _ body: (WebTestHarness) async throws -> Value
+) async throws -> Value {
+    try await withStack { stack in
+        let h = try await stack.web(
+            kind, slackAPIBaseURL: slackAPIBaseURL, loginAttempts: loginAttempts, configure: configure, adjust: adjust
+        )
+        return try await body(h)
     }
 }
 

@@ -9,9 +9,7 @@ public final class DedicatedPostgres: @unchecked Sendable {
     private let bin: String
 
     public static func start() throws -> DedicatedPostgres {
-        guard let bin = ProcessInfo.processInfo.environment["ENABLEBOT_TEST_PG_BIN"] else {
-            throw PostgresTestServer.NotConfigured()
-        }
+        let bin = try TestServiceNotConfigured.require("ENABLEBOT_TEST_PG_BIN", service: "PostgreSQL server binaries")
         let server = DedicatedPostgres(bin: bin, port: try FreePort.next())
         try server.initialize()
         try server.startServer()

@@ -7,11 +7,12 @@ import Synchronization
 /// A Hummingbird server on a free loopback port, for tests that need a real HTTP peer (fake Slack, fake LLM, ...).
 ///
 /// ```swift
-/// let server = try await LocalHTTPServer.start { router in
-///     router.get("/ping") { _, _ in "pong" }
-/// }
-/// defer { Task { await server.stop() } }   // or `await server.stop()` at the end of the test
-/// let url = server.baseURL + "/ping"
+/// try await withStack { stack in
+///     let server = try await stack.server { router in
+///         router.get("/ping") { _, _ in "pong" }
+///     }
+///     let url = server.baseURL + "/ping"
+/// }   // the server is stopped here, and the test waited for it
 /// ```
 public struct LocalHTTPServer: Sendable {
     public struct StartError: Error, CustomStringConvertible {

@@ -35,18 +35,12 @@ public struct TestDatabase: Sendable {
 }
 
 public enum PostgresTestServer {
-    public struct NotConfigured: Error, CustomStringConvertible {
-        public var description: String {
-            "ENABLEBOT_TEST_POSTGRES_URL is not set: run the tests through scripts/test.sh, which starts a throwaway PostgreSQL"
-        }
-    }
+    /// The throwaway PostgreSQL is not there: says how to start it rather than skipping the test.
+    public typealias NotConfigured = TestServiceNotConfigured
 
     /// The server's base URL (to the `postgres` superuser database).
     public static func baseURL() throws -> String {
-        guard let url = ProcessInfo.processInfo.environment["ENABLEBOT_TEST_POSTGRES_URL"], !url.isEmpty else {
-            throw NotConfigured()
-        }
-        return url
+        try TestServiceNotConfigured.require("ENABLEBOT_TEST_POSTGRES_URL", service: "PostgreSQL")
     }
 
     /// Creates a new schema and returns a URL whose connections use it, so tests never see each other's rows.

@@ -4,17 +4,11 @@ import Foundation
 /// The throwaway Redis that `scripts/test-services.sh` starts (its URL in `ENABLEBOT_TEST_REDIS_URL`), and
 /// Redis servers of a test's own for tests that need a password or stop the server.
 public enum TestRedis {
-    public struct NotConfigured: Error, CustomStringConvertible {
-        public var description: String {
-            "ENABLEBOT_TEST_REDIS_URL is not set: run the tests after `source scripts/test-services.sh`, which starts a throwaway Redis"
-        }
-    }
+    /// The throwaway Redis is not there: says how to start it rather than skipping the test.
+    public typealias NotConfigured = TestServiceNotConfigured
 
     public static func url() throws -> String {
-        guard let url = ProcessInfo.processInfo.environment["ENABLEBOT_TEST_REDIS_URL"], !url.isEmpty else {
-            throw NotConfigured()
-        }
-        return url
+        try TestServiceNotConfigured.require("ENABLEBOT_TEST_REDIS_URL", service: "Redis")
     }
 
     /// A client of the shared test Redis. Tests keep to keys under `uniquePrefix()`, so they may run in parallel.
