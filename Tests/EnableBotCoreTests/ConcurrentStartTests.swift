@@ -3,7 +3,7 @@ import Foundation
 import Testing
 import TestSupport
 
-/// Both services started at the same moment on one fresh SQLite file, as `scripts/run.sh` or a compose file does:
+/// Both services started at the same moment on one fresh SQLite file, as a compose file or process manager may:
 /// the second must wait for the first's pragmas and migrations, never fail with "database is locked".
 @Suite("Concurrent starts on one SQLite file")
 struct ConcurrentStartTests {
