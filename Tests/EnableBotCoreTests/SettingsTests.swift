@@ -78,6 +78,16 @@ struct SettingsTests {
         #expect(error(.api, ["SLACK_SIGNING_SECRET": "   "])?.setting == "SLACK_SIGNING_SECRET")
     }
 
+    @Test("the signing secret is trimmed: signatures made with the trimmed secret verify")
+    func signingSecretTrimmed() throws {
+        let settings = try Settings.load(service: .api, environment: env(["SLACK_SIGNING_SECRET": "  s3cret-value \n"]))
+        #expect(settings.slackSigningSecret == "s3cret-value")
+        let body = Array(#"{"type":"event_callback"}"#.utf8)
+        let signature = SlackSignatureVerifier.sign(secret: "s3cret-value", timestamp: "1700000000", body: body)
+        let verifier = SlackSignatureVerifier(signingSecret: settings.slackSigningSecret, now: { Date(timeIntervalSince1970: 1_700_000_000) })
+        #expect(throws: Never.self) { try verifier.verify(timestamp: "1700000000", signature: signature, body: body) }
+    }
+
     @Test("production refuses development conveniences")
     func production() throws {
         let key = EncryptionKey.generate(id: "p1").encoded

@@ -20,18 +20,27 @@ struct AnswerHandler: Sendable {
 
     func handle(_ job: Job) async throws {
         switch job.kind {
-        case JobKind.event:
-            let envelope = try SlackEventEnvelope(json: job.payload)
-            guard let event = envelope.event, let eventID = envelope.eventID,
-                  let answerJob = AnswerJob(eventID: eventID, tenantID: job.tenantID, event: event) else {
-                logger.error("stored event cannot be answered; dropping it", metadata: ["job_id": "\(job.id)"])
-                return
-            }
-            try await answer(answerJob, jobID: job.id)
         case JobKind.answer: try await answer(try JobPayload.decode(AnswerJob.self, job.payload), jobID: job.id)
         case JobKind.lifecycle: try await recordLifecycle(try JobPayload.decode(LifecycleJob.self, job.payload))
+        case JobKind.legacyEvent:
+            if let answerJob = try await convertLegacyEvent(job) { try await answer(answerJob, jobID: job.id) }
         default: logger.error("unknown job kind; dropping it", metadata: ["job_kind": "\(job.kind)", "job_id": "\(job.id)"])
         }
+    }
+
+    /// A job queued by an earlier version holds Slack's whole envelope, legacy verification token included: it is
+    /// rewritten as the `AnswerJob` the ack path now stores before anything else, so the token leaves the database
+    /// as soon as a worker sees the job. One that cannot be answered is emptied and dropped (nil).
+    private func convertLegacyEvent(_ job: Job) async throws -> AnswerJob? {
+        let envelope = try? SlackEventEnvelope(json: job.payload)
+        guard let event = envelope?.event, let eventID = envelope?.eventID,
+              let answerJob = AnswerJob(eventID: eventID, tenantID: job.tenantID, event: event) else {
+            try await runtime.jobs.saveProgress(job.id, kind: JobKind.legacyEvent, payload: "{}")
+            logger.error("stored event cannot be answered; dropping it", metadata: ["job_id": "\(job.id)"])
+            return nil
+        }
+        try await runtime.jobs.saveProgress(job.id, kind: JobKind.answer, payload: answerJob.jsonPayload)
+        return answerJob
     }
 
     func answer(_ job: AnswerJob, jobID: Int64) async throws {
@@ -107,7 +116,7 @@ struct AnswerHandler: Sendable {
         var decided = job
         decided.reply = text
         decided.remembersReply = remember
-        try await runtime.jobs.saveProgress(jobID, kind: JobKind.answer, payload: try JobPayload.encode(decided))
+        try await runtime.jobs.saveProgress(jobID, kind: JobKind.answer, payload: decided.jsonPayload)
         try await postAndRemember(job, question: question, text: text, remember: remember, installation: installation, log: log)
     }
 

@@ -75,7 +75,7 @@ struct CommandsController: Sendable {
             text: question, replyThreadTS: nil, memoryThreadTS: nil, command: command.command
         )
         if try await runtime.processedEvents.claimAndEnqueue(
-            eventID: eventID, tenantID: installation.tenantID, kind: JobKind.answer, payload: try JobPayload.encode(job)
+            eventID: eventID, tenantID: installation.tenantID, kind: JobKind.answer, payload: job.jsonPayload
         ) != nil {
             signal.notify()
             Counter(label: "slack_commands_accepted_total").increment()

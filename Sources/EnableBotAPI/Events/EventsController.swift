@@ -6,8 +6,9 @@ import Logging
 import Metrics
 
 /// `POST /slack/events`: verify, decide, store, acknowledge. Nothing here waits on Slack or the model: an
-/// accepted event is claimed by its `event_id` and stored as a job (Slack's own envelope as the payload) in one
-/// transaction, group-committed with its neighbours, then answered 200. One log line per request.
+/// accepted event is claimed by its `event_id` and stored as a job (the `AnswerJob` decided here, never Slack's
+/// envelope, which carries the legacy verification token) in one transaction, group-committed with its
+/// neighbours, then answered 200. One log line per request.
 struct EventsController: Sendable {
     let runtime: CoreRuntime
     let gate: SlackRequestGate
@@ -50,7 +51,7 @@ struct EventsController: Sendable {
             response = jsonResponse(["challenge": challenge])
             outcome = Outcome(result: "url_verification")
         case "event_callback":
-            outcome = try await eventCallback(envelope, json: json)
+            outcome = try await eventCallback(envelope)
         default:
             outcome = Outcome(result: "ignored:unknown_envelope_type")
         }
@@ -67,7 +68,7 @@ struct EventsController: Sendable {
         return response
     }
 
-    private func eventCallback(_ envelope: SlackEventEnvelope, json: String) async throws -> Outcome {
+    private func eventCallback(_ envelope: SlackEventEnvelope) async throws -> Outcome {
         guard let event = envelope.event, let eventID = envelope.eventID, !eventID.isEmpty else {
             throw SlackRequestError.malformed("event_callback without event or event_id")
         }
@@ -93,9 +94,13 @@ struct EventsController: Sendable {
             outcome.result = "ignored:" + reason
             return outcome
         }
-        // The payload is Slack's envelope itself; the worker derives the reply from it.
+        // Decided here, once: the worker gets only what it needs to answer.
+        guard let job = AnswerJob(eventID: eventID, tenantID: installation.tenantID, event: event) else {
+            outcome.result = "ignored:incomplete_event"
+            return outcome
+        }
         outcome.result = try await accept(EventClaim(
-            eventID: eventID, tenantID: installation.tenantID, kind: JobKind.event, payload: json
+            eventID: eventID, tenantID: installation.tenantID, kind: JobKind.answer, payload: job.jsonPayload
         ))
         return outcome
     }

@@ -3,10 +3,11 @@ import Foundation
 
 /// The kinds of job the ack path stores and the worker runs.
 enum JobKind {
-    /// A mention or DM: the payload is Slack's event envelope, as received and verified.
-    static let event = "slack.event"
-    /// Answer a slash command (or any prepared `AnswerJob`) with the model.
+    /// Answer a mention, a DM or a slash command with the model: an `AnswerJob` decided on the ack path.
     static let answer = "slack.answer"
+    /// Written by earlier versions for mentions and DMs: Slack's whole envelope as received, including its
+    /// legacy verification `token`. No longer written; the worker turns one it finds into an `answer` job first.
+    static let legacyEvent = "slack.event"
     /// Record an uninstall or token revocation (the tenant is already deactivated on the ack path).
     static let lifecycle = "slack.lifecycle"
 }
@@ -61,6 +62,72 @@ extension AnswerJob {
             self.init(eventID: eventID, tenantID: tenantID, userID: user, channelID: channel, text: event.text ?? "",
                       replyThreadTS: thread, memoryThreadTS: thread, command: nil)
         }
+    }
+}
+
+extension AnswerJob {
+    /// The job's JSON, written by hand because the ack path writes one per accepted event and is kept free of
+    /// Foundation's coders (see `JSONByteReader`). `JobPayload.decode` reads it back; a test holds the two together.
+    var jsonPayload: String {
+        var json = JSONObjectWriter()
+        json.add("event_id", eventID)
+        json.add("tenant_id", tenantID)
+        json.add("user_id", userID)
+        json.add("channel_id", channelID)
+        json.add("text", text)
+        json.add("reply_thread_ts", replyThreadTS)
+        json.add("memory_thread_ts", memoryThreadTS)
+        json.add("command", command)
+        json.add("reply", reply)
+        if let remembersReply { json.add("remembers_reply", literal: remembersReply ? "true" : "false") }
+        return json.finished
+    }
+}
+
+/// A flat JSON object of string (and literal) members, escaped as RFC 8259 requires.
+struct JSONObjectWriter {
+    private var output = "{"
+    private var empty = true
+
+    mutating func add(_ key: String, _ value: String?) {
+        guard let value else { return }
+        member(key)
+        Self.appendString(value, to: &output)
+    }
+
+    mutating func add(_ key: String, literal: String) {
+        member(key)
+        output += literal
+    }
+
+    var finished: String { output + "}" }
+
+    private mutating func member(_ key: String) {
+        if !empty { output += "," }
+        empty = false
+        Self.appendString(key, to: &output)
+        output += ":"
+    }
+
+    private static func appendString(_ value: String, to output: inout String) {
+        output += "\""
+        if !value.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            output += value
+        } else {
+            for scalar in value.unicodeScalars {
+                switch scalar {
+                case "\"": output += "\\\""
+                case "\\": output += "\\\\"
+                case "\n": output += "\\n"
+                case "\r": output += "\\r"
+                case "\t": output += "\\t"
+                case _ where scalar.value < 0x20:
+                    output += "\\u00" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
+                default: output.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        output += "\""
     }
 }
 

@@ -147,8 +147,9 @@ public struct Settings: Sendable {
         }
 
         if service == .api {
-            if let secret = env["SLACK_SIGNING_SECRET"] {
-                guard !secret.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            if env["SLACK_SIGNING_SECRET"] != nil {
+                // Trimmed like every other setting: a pasted secret often carries a newline or spaces.
+                guard let secret = reader.optional("SLACK_SIGNING_SECRET") else {
                     throw ConfigurationError("SLACK_SIGNING_SECRET", "is empty; it must be the app's signing secret")
                 }
                 s.slackSigningSecret = secret

@@ -45,11 +45,20 @@ public protocol Database: Sendable {
     /// several transactions back to back without queueing for the connection between them (group commit).
     func withConnection<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T
 
+    /// Like `withConnection`, while holding the lock that makes processes starting together take turns at opening
+    /// and migrating the database (SQLite: a `flock` beside the file; PostgreSQL: none here, the migrator takes an
+    /// advisory lock inside its transaction).
+    func withStartupLock<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T
+
     /// Closes every connection and stops the threads. Further calls fail.
     func shutdown() async
 }
 
 extension Database {
+    public func withStartupLock<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
+        try await withConnection(body)
+    }
+
     /// Runs `body` inside BEGIN … COMMIT on one connection; any thrown error rolls back.
     public func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
         try await withConnection { try $0.transaction(body) }

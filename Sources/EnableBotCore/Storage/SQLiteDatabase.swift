@@ -5,9 +5,16 @@ import Logging
 /// The embedded default: one SQLite file in WAL mode. One connection on one dedicated thread serializes
 /// every statement, which is what SQLite's single writer wants anyway and keeps busy-waiting out of the
 /// hot path.
+///
+/// Processes sharing the file (both services, the CLI) take turns through an exclusive `flock` on
+/// `<path>.startup-lock` while a connection sets its pragmas and while migrations run: two processes starting
+/// on a fresh file would otherwise both try to switch it to WAL, and SQLite answers one of them "database is
+/// locked" at once, without waiting out `busy_timeout`.
 public final class SQLiteDatabase: Database {
     public let dialect = SQLDialect.sqlite
     public let path: String
+    /// The sidecar file whose `flock` serializes opening and migrating; nil for `:memory:`.
+    let startupLockPath: String?
     private let pool: BlockingPool<SQLiteConnection>
 
     public init(path: String, logger: Logger) throws {
@@ -21,11 +28,26 @@ public final class SQLiteDatabase: Database {
                 throw DatabaseError(.configuration, "cannot create folder \(directory) for the SQLite file")
             }
         }
+        let lockPath = path == ":memory:" ? nil : path + ".startup-lock"
+        startupLockPath = lockPath
         pool = BlockingPool(
             size: 1,
-            connect: { try SQLiteConnection(path: path) },
+            connect: {
+                guard let lockPath else { return try SQLiteConnection(path: path) }
+                return try FileLock.withExclusiveLock(path: lockPath) { try SQLiteConnection(path: path) }
+            },
             close: { $0.close() }
         )
+    }
+
+    /// Runs `body` on the connection while holding the startup lock, so no other process opens or migrates the
+    /// file meanwhile (the lock is taken on the database thread, never on an event loop).
+    public func withStartupLock<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
+        let lockPath = startupLockPath
+        return try await pool.withConnection { connection in
+            guard let lockPath else { return try body(connection) }
+            return try FileLock.withExclusiveLock(path: lockPath) { try body(connection) }
+        }
     }
 
     public func run(_ sql: String, _ binds: [SQLValue]) async throws -> SQLResult {

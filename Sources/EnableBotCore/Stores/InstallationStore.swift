@@ -169,28 +169,39 @@ public struct InstallationStore: Sendable {
     }
 
     /// Re-seals every token not sealed with the active key; returns how many values were re-encrypted.
+    ///
+    /// Runs beside live services: each value is replaced only if it is still the ciphertext that was read
+    /// (compare-and-swap on the ciphertext, which a fresh nonce makes unique), so a token refreshed meanwhile is
+    /// never overwritten with the stale one; the refreshed value is read again and re-sealed if it needs to be.
+    /// One short statement per value, no transaction over the whole table.
     public func reencryptAll() async throws -> Int {
-        let cipher = self.cipher
-        return try await database.transaction { connection in
-            let rows = try connection.query(
-                "SELECT tenant_id, bot_token_ciphertext, user_token_ciphertext, refresh_token_ciphertext FROM installations"
-            )
-            var count = 0
-            for row in rows {
-                let tenant = try row.string("tenant_id")
-                for field in TokenField.allCases {
-                    guard let sealed = row.optionalString(field.column),
-                          try cipher.keyID(of: sealed) != cipher.activeKeyID else { continue }
+        let rows = try await database.query(
+            "SELECT tenant_id, bot_token_ciphertext, user_token_ciphertext, refresh_token_ciphertext FROM installations"
+        )
+        var count = 0
+        for row in rows {
+            let tenant = try row.string("tenant_id")
+            for field in TokenField.allCases {
+                var current = row.optionalString(field.column)
+                while let sealed = current, try cipher.keyID(of: sealed) != cipher.activeKeyID {
                     let context = CipherContext(tenantID: tenant, field: field.rawValue)
                     let resealed = try cipher.seal(try cipher.open(sealed, context: context), context: context)
-                    try connection.query(
-                        "UPDATE installations SET \(field.column) = $2 WHERE tenant_id = $1", [.text(tenant), .text(resealed)]
-                    )
-                    count += 1
+                    let swapped = try await database.run(
+                        "UPDATE installations SET \(field.column) = $3 WHERE tenant_id = $1 AND \(field.column) = $2",
+                        [.text(tenant), .text(sealed), .text(resealed)]
+                    ).affectedRows == 1
+                    if swapped {
+                        count += 1
+                        break
+                    }
+                    // Changed since it was read (a refresh, a reinstall, an uninstall): look again.
+                    current = try await database.queryFirst(
+                        "SELECT \(field.column) FROM installations WHERE tenant_id = $1", [.text(tenant)]
+                    )?.optionalString(field.column)
                 }
             }
-            return count
         }
+        return count
     }
 
     private func seal(_ value: String?, _ tenantID: String, _ field: TokenField) throws -> SQLValue {
