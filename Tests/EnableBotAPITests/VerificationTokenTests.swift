@@ -28,56 +28,56 @@ struct VerificationTokenTests {
 
     @Test("an acknowledged event leaves no trace of Slack's verification token in any table", arguments: TestDatabaseKind.allCases)
     func notStored(kind: TestDatabaseKind) async throws {
-        let harness = try await APIHarness.make(kind)
-        let body = SlackRequests.mention(eventID: "EvTOKEN", ts: "500.1")
-        #expect(String(decoding: body, as: UTF8.self).contains(Self.legacyToken))
-        // Acknowledged and stored only: the job as the ack path wrote it.
-        try await harness.run(harness.dependencies { $0.runsWorker = false }) { client in
-            let response = try await client.postEvent(body)
-            #expect(response.status == .ok)
+        try await withAPIHarness(kind) { harness in
+            let body = SlackRequests.mention(eventID: "EvTOKEN", ts: "500.1")
+            #expect(String(decoding: body, as: UTF8.self).contains(Self.legacyToken))
+            // Acknowledged and stored only: the job as the ack path wrote it.
+            try await harness.run(harness.dependencies { $0.runsWorker = false }) { client in
+                let response = try await client.postEvent(body)
+                #expect(response.status == .ok)
+            }
+            #expect(try await harness.runtime.processedEvents.contains("EvTOKEN"))
+            #expect(try await harness.runtime.jobs.count(status: .queued) == 1)
+            #expect(try await Self.rowsContaining(Self.legacyToken, in: harness.database) == [])
+            let job = try #require(try await harness.database.database.queryFirst("SELECT kind, payload FROM jobs"))
+            #expect(try job.string("kind") == JobKind.answer)
+            #expect(try JobPayload.decode(AnswerJob.self, try job.string("payload")) == AnswerJob(
+                eventID: "EvTOKEN", tenantID: "T1", userID: "U1", channelID: "C1", text: "<@UBOTT1> what is a sliding window?",
+                replyThreadTS: "500.1", memoryThreadTS: "500.1", command: nil))
+            // Then answered from that job alone.
+            try await harness.run { _ in
+                let replies = await harness.slack.waitForCalls("chat.postMessage")
+                #expect(replies.first?.fields["thread_ts"] == "500.1")
+            }
+            #expect(try await Self.rowsContaining(Self.legacyToken, in: harness.database) == [])
         }
-        #expect(try await harness.runtime.processedEvents.contains("EvTOKEN"))
-        #expect(try await harness.runtime.jobs.count(status: .queued) == 1)
-        #expect(try await Self.rowsContaining(Self.legacyToken, in: harness.database) == [])
-        let job = try #require(try await harness.database.database.queryFirst("SELECT kind, payload FROM jobs"))
-        #expect(try job.string("kind") == JobKind.answer)
-        #expect(try JobPayload.decode(AnswerJob.self, try job.string("payload")) == AnswerJob(
-            eventID: "EvTOKEN", tenantID: "T1", userID: "U1", channelID: "C1", text: "<@UBOTT1> what is a sliding window?",
-            replyThreadTS: "500.1", memoryThreadTS: "500.1", command: nil))
-        // Then answered from that job alone.
-        try await harness.run { _ in
-            let replies = await harness.slack.waitForCalls("chat.postMessage")
-            #expect(replies.first?.fields["thread_ts"] == "500.1")
-        }
-        #expect(try await Self.rowsContaining(Self.legacyToken, in: harness.database) == [])
-        await harness.shutdown()
     }
 
     @Test("a slack.event job queued by an earlier version is answered once and stripped of the token",
           arguments: TestDatabaseKind.allCases)
     func legacyJob(kind: TestDatabaseKind) async throws {
-        let harness = try await APIHarness.make(kind)
-        let envelope = String(decoding: SlackRequests.mention(eventID: "EvOLD", ts: "600.1"), as: UTF8.self)
-        // As the ack path of an earlier version stored them: kind "slack.event", Slack's envelope as the payload.
-        _ = try await harness.runtime.processedEvents.claimAndEnqueue(
-            eventID: "EvOLD", tenantID: "T1", kind: "slack.event", payload: envelope)
-        let broken = try await harness.runtime.processedEvents.claimAndEnqueue(
-            eventID: "EvBROKEN", tenantID: "T1", kind: "slack.event",
-            payload: #"{"token":"legacy-verification-token","type":"event_callback"}"#)
-        try await harness.run { _ in
-            let replies = await harness.slack.waitForCalls("chat.postMessage")
-            #expect(replies.count == 1)
-            #expect(replies.first?.fields["thread_ts"] == "600.1")
-            #expect(replies.first?.fields["text"] == "Echo: what is a sliding window?")
-            await harness.waitForJobs(status: .done, count: 2)
+        try await withAPIHarness(kind) { harness in
+            let envelope = String(decoding: SlackRequests.mention(eventID: "EvOLD", ts: "600.1"), as: UTF8.self)
+            // As the ack path of an earlier version stored them: kind "slack.event", Slack's envelope as the payload.
+            _ = try await harness.runtime.processedEvents.claimAndEnqueue(
+                eventID: "EvOLD", tenantID: "T1", kind: "slack.event", payload: envelope)
+            let broken = try await harness.runtime.processedEvents.claimAndEnqueue(
+                eventID: "EvBROKEN", tenantID: "T1", kind: "slack.event",
+                payload: #"{"token":"legacy-verification-token","type":"event_callback"}"#)
+            try await harness.run { _ in
+                let replies = await harness.slack.waitForCalls("chat.postMessage")
+                #expect(replies.count == 1)
+                #expect(replies.first?.fields["thread_ts"] == "600.1")
+                #expect(replies.first?.fields["text"] == "Echo: what is a sliding window?")
+                await harness.waitForJobs(status: .done, count: 2)
+            }
+            #expect(try await harness.runtime.jobs.count(status: .done) == 2)
+            #expect(try await Self.rowsContaining(Self.legacyToken, in: harness.database) == [])
+            let kinds = try await harness.database.database.query("SELECT id, kind FROM jobs ORDER BY id")
+                .map { (try $0.int("id"), try $0.string("kind")) }
+            #expect(kinds.map(\.1) == ["slack.answer", "slack.event"])
+            #expect(kinds.last?.0 == broken.map(Int.init))
         }
-        #expect(try await harness.runtime.jobs.count(status: .done) == 2)
-        #expect(try await Self.rowsContaining(Self.legacyToken, in: harness.database) == [])
-        let kinds = try await harness.database.database.query("SELECT id, kind FROM jobs ORDER BY id")
-            .map { (try $0.int("id"), try $0.string("kind")) }
-        #expect(kinds.map(\.1) == ["slack.answer", "slack.event"])
-        #expect(kinds.last?.0 == broken.map(Int.init))
-        await harness.shutdown()
     }
 
     @Test("the hand-written AnswerJob JSON reads back as the same job, whatever the text holds")

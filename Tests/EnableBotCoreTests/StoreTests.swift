@@ -104,63 +104,63 @@ struct StoreTests {
 
     @Test("installations: key rotation racing token refreshes keeps every refreshed token", arguments: TestDatabaseKind.allCases)
     func keyRotationRacesRefresh(kind: TestDatabaseKind) async throws {
-        let test = try await TestDatabase.make(kind)
-        defer { Task { await test.shutdown() } }
-        let old = EncryptionKey.generate(id: "old")
-        let new = EncryptionKey.generate(id: "new")
-        let tenants = (0..<400).map { "T\($0)" }
-        let before = InstallationStore(database: test.database, cipher: try TokenCipher(keys: [old]))
-        for tenant in tenants {
-            try await before.save(Self.installation(tenant, at: Date()), tokens: InstallationTokens(
-                botToken: "xoxb-\(tenant)-0", userToken: "xoxp-\(tenant)", refreshToken: "xoxe-\(tenant)-0"))
-        }
-        // The rotated services refresh tokens (sealed with the new key) while `keys rotate` runs. Each refresher owns
-        // a quarter of the tenants, so the last value it wrote for a tenant is the one that must open afterwards.
-        let cipher = try TokenCipher(keys: [new, old])
-        let rotated = InstallationStore(database: test.database, cipher: cipher)
-        let rotationDone = DoneFlag()
-        let rotating = Task {
-            defer { rotationDone.set() }
-            return try await rotated.reencryptAll()
-        }
-        let latest = try await withThrowingTaskGroup(of: [String: Int].self) { group in
-            for part in 0..<4 {
-                group.addTask {
-                    var written: [String: Int] = [:]
-                    var round = 1
-                    // Refresh until the rotation is done (and no longer: a later refresh would hide a lost one).
-                    while !rotationDone.isSet {
-                        // Last tenant first: against the rotation's order, so refreshes land on rows it has yet to reach.
-                        for (index, tenant) in tenants.enumerated().reversed() where index % 4 == part {
-                            if rotationDone.isSet { break }
-                            try await rotated.updateTokens(tenantID: tenant, botToken: "xoxb-\(tenant)-\(round)",
-                                                           refreshToken: "xoxe-\(tenant)-\(round)", expiresAt: nil)
-                            written[tenant] = round
-                        }
-                        round += 1
-                    }
-                    return written
-                }
+        try await withTestDatabase(kind) { test in
+            let old = EncryptionKey.generate(id: "old")
+            let new = EncryptionKey.generate(id: "new")
+            let tenants = (0..<400).map { "T\($0)" }
+            let before = InstallationStore(database: test.database, cipher: try TokenCipher(keys: [old]))
+            for tenant in tenants {
+                try await before.save(Self.installation(tenant, at: Date()), tokens: InstallationTokens(
+                    botToken: "xoxb-\(tenant)-0", userToken: "xoxp-\(tenant)", refreshToken: "xoxe-\(tenant)-0"))
             }
-            return try await group.reduce(into: [String: Int]()) { $0.merge($1) { $1 } }
-        }
-        _ = try await rotating.value
-        _ = try await rotated.reencryptAll()
-        var lost: [String] = []
-        for tenant in tenants {
-            let round = latest[tenant] ?? 0
-            let tokens = try await rotated.tokens(tenantID: tenant)
-            if tokens?.botToken != "xoxb-\(tenant)-\(round)" || tokens?.refreshToken != "xoxe-\(tenant)-\(round)"
-                || tokens?.userToken != "xoxp-\(tenant)" { lost.append(tenant) }
-        }
-        #expect(lost.count == 0, "refreshed tokens overwritten by the rotation, e.g. \(lost.prefix(5))")
-        // Everything is on the new key: it alone opens every value, and no ciphertext names the old one.
-        let newOnly = InstallationStore(database: test.database, cipher: try TokenCipher(keys: [new]))
-        for tenant in tenants { _ = try await newOnly.tokens(tenantID: tenant) }
-        for row in try await test.database.query(
-            "SELECT bot_token_ciphertext, user_token_ciphertext, refresh_token_ciphertext FROM installations"
-        ) {
-            for case .text(let sealed) in row.values { #expect(try cipher.keyID(of: sealed) == "new") }
+            // The rotated services refresh tokens (sealed with the new key) while `keys rotate` runs. Each refresher owns
+            // a quarter of the tenants, so the last value it wrote for a tenant is the one that must open afterwards.
+            let cipher = try TokenCipher(keys: [new, old])
+            let rotated = InstallationStore(database: test.database, cipher: cipher)
+            let rotationDone = DoneFlag()
+            let rotating = Task {
+                defer { rotationDone.set() }
+                return try await rotated.reencryptAll()
+            }
+            let latest = try await withThrowingTaskGroup(of: [String: Int].self) { group in
+                for part in 0..<4 {
+                    group.addTask {
+                        var written: [String: Int] = [:]
+                        var round = 1
+                        // Refresh until the rotation is done (and no longer: a later refresh would hide a lost one).
+                        while !rotationDone.isSet {
+                            // Last tenant first: against the rotation's order, so refreshes land on rows it has yet to reach.
+                            for (index, tenant) in tenants.enumerated().reversed() where index % 4 == part {
+                                if rotationDone.isSet { break }
+                                try await rotated.updateTokens(tenantID: tenant, botToken: "xoxb-\(tenant)-\(round)",
+                                                               refreshToken: "xoxe-\(tenant)-\(round)", expiresAt: nil)
+                                written[tenant] = round
+                            }
+                            round += 1
+                        }
+                        return written
+                    }
+                }
+                return try await group.reduce(into: [String: Int]()) { $0.merge($1) { $1 } }
+            }
+            _ = try await rotating.value
+            _ = try await rotated.reencryptAll()
+            var lost: [String] = []
+            for tenant in tenants {
+                let round = latest[tenant] ?? 0
+                let tokens = try await rotated.tokens(tenantID: tenant)
+                if tokens?.botToken != "xoxb-\(tenant)-\(round)" || tokens?.refreshToken != "xoxe-\(tenant)-\(round)"
+                    || tokens?.userToken != "xoxp-\(tenant)" { lost.append(tenant) }
+            }
+            #expect(lost.count == 0, "refreshed tokens overwritten by the rotation, e.g. \(lost.prefix(5))")
+            // Everything is on the new key: it alone opens every value, and no ciphertext names the old one.
+            let newOnly = InstallationStore(database: test.database, cipher: try TokenCipher(keys: [new]))
+            for tenant in tenants { _ = try await newOnly.tokens(tenantID: tenant) }
+            for row in try await test.database.query(
+                "SELECT bot_token_ciphertext, user_token_ciphertext, refresh_token_ciphertext FROM installations"
+            ) {
+                for case .text(let sealed) in row.values { #expect(try cipher.keyID(of: sealed) == "new") }
+            }
         }
     }
 
