@@ -8,6 +8,9 @@ import ServiceLifecycle
 /// What `buildAPIApplication` can be given instead of its production parts: tests point the HTTP client at
 /// fake servers, swap the model, share a rate limiter and drive time.
 public struct APIDependencies: Sendable {
+    /// The database (and Redis) to run on. nil: opened from the settings and closed by the application's services;
+    /// given: the caller owns them.
+    public var backends: Backends?
     /// Outbound HTTP for Slack and the model. nil: a `CurlHTTPClient`, run as one of the app's services.
     public var httpClient: (any HTTPClient)?
     /// nil: `OpenAIChatClient` at `LLM_BASE_URL`, or the `OfflineModel` when `Settings.usesOfflineModel`.
@@ -15,7 +18,7 @@ public struct APIDependencies: Sendable {
     /// nil: with `REDIS_URL`, a `RedisRateLimiter` shared by all instances (this process's own limits while Redis
     /// fails); without it, an `InMemoryRateLimiter`.
     public var rateLimiter: (any RateLimiter)?
-    /// The clock of the signature window and the rate limits. nil: the runtime's.
+    /// The clock of the stores, the signature window and the rate limits. nil: the system clock.
     public var now: (@Sendable () -> Date)?
     /// How waits (Slack's Retry-After, model retry backoff) sleep.
     public var sleep: @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
@@ -34,19 +37,24 @@ public struct APIDependencies: Sendable {
     public init() {}
 }
 
-/// Builds `enablebot-api` with its production parts.
-public func buildAPIApplication(runtime: CoreRuntime) async throws -> some ApplicationProtocol {
-    try await buildAPIApplication(runtime: runtime, dependencies: APIDependencies())
-}
-
-/// Builds `enablebot-api`: Slack events and commands, the background job worker, health and metrics.
+/// Builds `enablebot-api`: Slack events and commands, the background job worker, health and metrics. Its services,
+/// in the order the service group starts them (and the reverse of the order it stops them): the database and Redis,
+/// the libcurl client, the job worker and token refresh, the SQLite checkpointer, then the server. Migrations run
+/// before the server listens.
 public func buildAPIApplication(
-    runtime: CoreRuntime, dependencies: APIDependencies, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    settings: Settings, logger: Logger, dependencies: APIDependencies = APIDependencies(),
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) async throws -> some ApplicationProtocol {
-    let settings = runtime.settings
-    let logger = runtime.logger
-    let now = dependencies.now ?? runtime.now
+    let now = dependencies.now ?? Date.init
     var services: [any Service] = []
+    let backends: Backends
+    if let injected = dependencies.backends {
+        backends = injected
+    } else {
+        backends = try await Backends.open(settings: settings, logger: logger)
+        services += backends.services
+    }
+    let stores = Stores(database: backends.database, cipher: try TokenCipher(keys: settings.encryptionKeys), now: now)
 
     let http: any HTTPClient
     if let injected = dependencies.httpClient {
@@ -69,45 +77,48 @@ public func buildAPIApplication(
         )
     }()
     let tokens = BotTokenProvider(
-        installations: runtime.installations, slack: slack, clientID: settings.slackClientID,
-        clientSecret: settings.slackClientSecret, auditLog: runtime.auditLog, now: runtime.now, logger: logger
+        installations: stores.installations, slack: slack, clientID: settings.slackClientID,
+        clientSecret: settings.slackClientSecret, auditLog: stores.auditLog, now: now, logger: logger
     )
-    let limiter: any RateLimiter = dependencies.rateLimiter ?? runtime.makeRateLimiter()
+    let limiter: any RateLimiter = dependencies.rateLimiter ?? backends.makeRateLimiter(logger: logger)
     let handler = AnswerHandler(
-        runtime: runtime, slack: slack, llm: llm, limiter: limiter,
+        stores: stores, limits: AnswerLimits(settings: settings), logger: logger, slack: slack, llm: llm, limiter: limiter,
         tokens: tokens, budget: dependencies.budget, now: now
     )
 
     let signal = JobSignal()
     if dependencies.runsWorker {
         let worker = JobWorker(
-            queue: runtime.jobs,
+            queue: stores.jobs,
             configuration: dependencies.worker ?? JobWorkerConfiguration(
                 concurrency: settings.maxWorkers, lease: TimeInterval(max(60, settings.llmTimeoutSeconds * 2))
             ),
             signal: signal, logger: logger, handler: { job in try await handler.handle(job) }
         )
         services.append(worker)
-        services.append(TokenRefreshService(installations: runtime.installations, tokens: tokens, now: runtime.now, logger: logger))
+        services.append(TokenRefreshService(installations: stores.installations, tokens: tokens, now: now, logger: logger))
     }
 
-    if let sqlite = runtime.database as? SQLiteDatabase, sqlite.path != ":memory:" {
+    if let sqlite = backends.database as? SQLiteDatabase, sqlite.path != ":memory:" {
         services.append(SQLiteCheckpointer(database: sqlite, path: sqlite.path, logger: logger))
     }
 
     let gate = SlackRequestGate(
         verifier: SlackSignatureVerifier(signingSecret: settings.slackSigningSecret, now: now), maxBodyBytes: settings.maxBodyBytes
     )
-    let directory = InstallationDirectory(store: runtime.installations)
+    let directory = InstallationDirectory(store: stores.installations)
     let router = Router()
     // The Slack routes write one line per request themselves, with event, tenant and outcome.
     router.add(middleware: RequestLogMiddleware(
         logger: logger, quietPaths: ["/health", "/metrics", "/slack/events", "/slack/commands"]))
     router.add(middleware: APIErrorMiddleware(logger: logger))
-    OperationalRoutes.add(to: router, runtime: runtime, service: .api)
-    let claims = ClaimBatcher(events: runtime.processedEvents)
-    EventsController(runtime: runtime, gate: gate, directory: directory, claims: claims, signal: signal).addRoutes(to: router)
-    CommandsController(runtime: runtime, gate: gate, directory: directory, signal: signal).addRoutes(to: router)
+    OperationalRoutes.add(
+        to: router, health: HealthCheck(backends: backends, keys: stores.keys, settings: settings, logger: logger), service: .api,
+        logger: logger
+    )
+    let claims = ClaimBatcher(events: stores.processedEvents)
+    EventsController(stores: stores, logger: logger, gate: gate, directory: directory, claims: claims, signal: signal).addRoutes(to: router)
+    CommandsController(stores: stores, logger: logger, gate: gate, directory: directory, signal: signal).addRoutes(to: router)
     if dependencies.benchRoute, !settings.isProduction {
         // The benchmark's reference: the same server and middleware, none of the event work.
         router.post("/bench/bare") { request, _ -> Response in
@@ -117,7 +128,7 @@ public func buildAPIApplication(
         }
     }
 
-    return Application(
+    var app = Application(
         router: router,
         configuration: .init(
             address: .hostname(settings.host, port: settings.port), serverName: "enablebot-api", backlog: 4096
@@ -126,4 +137,8 @@ public func buildAPIApplication(
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
         logger: logger
     )
+    app.beforeServerStarts {
+        try await backends.prepare(keys: stores.keys, keyIDs: settings.encryptionKeys.map(\.id), logger: logger)
+    }
+    return app
 }

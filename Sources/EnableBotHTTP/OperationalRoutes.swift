@@ -1,17 +1,18 @@
 import EnableBotCore
 import Foundation
 import Hummingbird
+import Logging
 
 /// `GET /health` and `GET /metrics`, the same on both services.
 public enum OperationalRoutes {
-    public static func add<Context: RequestContext>(to router: Router<Context>, runtime: CoreRuntime, service: ServiceName) {
+    public static func add<Context: RequestContext>(to router: Router<Context>, health: HealthCheck, service: ServiceName, logger: Logger) {
         // Metrics must be bootstrapped before the first counter is made, or counters go nowhere.
         _ = MetricsBootstrap.registry
         router.get("/health") { _, _ -> Response in
-            let report = await runtime.healthReport(service: service)
+            let report = await health.report(service: service)
             let status: HTTPResponse.Status = report.isServing ? .ok : .serviceUnavailable
             if !report.failing.isEmpty {
-                runtime.logger.warning("health check failing", metadata: [
+                logger.warning("health check failing", metadata: [
                     "checks": "\(report.failing.joined(separator: ","))", "status": "\(status.code)", "health": "\(report.status)",
                 ])
             }

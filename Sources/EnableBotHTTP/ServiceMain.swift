@@ -3,12 +3,14 @@ import Foundation
 import Hummingbird
 import Logging
 
-/// The whole of a service's `main`: settings, logging, metrics, database, then the application until SIGTERM.
-/// A bad setting or an unreachable database ends the process with one clear JSON line and exit code 1.
+/// The whole of a service's `main`: load the settings, build the application, run it until SIGTERM. Everything the
+/// application needs (database, Redis, HTTP client, workers) is one of its services, started and stopped by its
+/// service group. A bad setting, an unreachable database or a failed migration ends the process with one JSON line
+/// and exit code 1.
 public enum ServiceMain {
     public static func run<App: ApplicationProtocol>(
         service: ServiceName,
-        build: @escaping (CoreRuntime) async throws -> App
+        build: @escaping (Settings, Logger) async throws -> App
     ) async -> Never {
         let settings: Settings
         do {
@@ -22,24 +24,22 @@ public enum ServiceMain {
         logger.logLevel = settings.logLevel
         for warning in settings.warnings { logger.warning("\(warning)") }
 
-        let runtime: CoreRuntime
+        let app: App
         do {
-            runtime = try await CoreRuntime.start(settings: settings, logger: logger)
+            app = try await build(settings, logger)
         } catch {
             logger.critical("cannot start: \(error)")
             exit(1)
         }
         do {
-            let app = try await build(runtime)
             logger.info("starting", metadata: ["host": "\(settings.host)", "port": "\(settings.port)", "version": "\(EnableBotVersion.current)"])
             try await app.runService()
             logger.info("stopped")
+            exit(0)
         } catch {
+            // Also where a failed migration ends up: they run before the server starts listening.
             logger.critical("stopped with an error: \(error)")
-            await runtime.shutdown()
             exit(1)
         }
-        await runtime.shutdown()
-        exit(0)
     }
 }

@@ -8,9 +8,12 @@ import ServiceLifecycle
 
 /// What `buildWebApplication` takes from outside, so tests can replace the network and the clock.
 public struct WebDependencies: Sendable {
+    /// The database (and Redis) to run on. nil: opened from the settings and closed by the application's services;
+    /// given: the caller owns them.
+    public var backends: Backends?
     /// Outbound HTTP to Slack. nil: a `CurlHTTPClient`, run as one of the application's services.
     public var http: (any HTTPClient)?
-    /// The clock for sessions; nil: the runtime's clock (which the stores use for state expiry).
+    /// The clock for sessions, state expiry and throttling; nil: the system clock.
     public var now: (@Sendable () -> Date)?
     /// nil: the deployment's limiter (Redis when `REDIS_URL` is set, so throttling holds across replicas).
     public var rateLimiter: (any RateLimiter)?
@@ -25,11 +28,12 @@ public struct WebDependencies: Sendable {
     public var housekeepingInterval: Duration
 
     public init(
-        http: (any HTTPClient)? = nil, now: (@Sendable () -> Date)? = nil, rateLimiter: (any RateLimiter)? = nil,
+        backends: Backends? = nil, http: (any HTTPClient)? = nil, now: (@Sendable () -> Date)? = nil, rateLimiter: (any RateLimiter)? = nil,
         loginAttempts: Int = 5, loginWindow: TimeInterval = 300,
         oauthStartLimit: RateLimitSpec = RateLimitSpec(limit: 30, windowSeconds: 60),
         sessionLifetime: TimeInterval = 8 * 3600, housekeepingInterval: Duration = .seconds(600)
     ) {
+        self.backends = backends
         self.http = http
         self.now = now
         self.rateLimiter = rateLimiter
@@ -41,64 +45,62 @@ public struct WebDependencies: Sendable {
     }
 }
 
-/// Builds `enablebot-web`: OAuth installs, the dashboard, health and metrics.
-public func buildWebApplication(runtime: CoreRuntime) async throws -> some ApplicationProtocol {
-    try await buildWebApplication(runtime: runtime, dependencies: WebDependencies())
-}
-
-/// Builds `enablebot-web` with injected dependencies.
+/// Builds `enablebot-web`: OAuth installs, the dashboard, health and metrics. Its services, in the order the
+/// service group starts them (and the reverse of the order it stops them): the database and Redis, the libcurl
+/// client, the housekeeping loop, then the server. Migrations run before the server listens.
 public func buildWebApplication(
-    runtime: CoreRuntime, dependencies: WebDependencies,
+    settings: Settings, logger: Logger, dependencies: WebDependencies = WebDependencies(),
     onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
 ) async throws -> some ApplicationProtocol {
-    let router = try await buildWebRouter(runtime: runtime, dependencies: dependencies)
-    var services: [any Service] = [WebHousekeeping(runtime: runtime, interval: dependencies.housekeepingInterval)]
-    if dependencies.http == nil, let curl = router.curl { services.append(curl) }
-    return Application(
-        router: router.router,
-        configuration: .init(address: .hostname(runtime.settings.host, port: runtime.settings.port), serverName: "enablebot-web"),
-        services: services,
-        onServerRunning: onServerRunning,
-        logger: runtime.logger
-    )
-}
-
-/// The router alone (and the curl client it needs running, when none was injected).
-func buildWebRouter(runtime: CoreRuntime, dependencies: WebDependencies) async throws
-    -> (router: Router<WebRequestContext>, curl: CurlHTTPClient?)
-{
-    guard let activeKey = runtime.settings.encryptionKeys.first else {
+    guard let activeKey = settings.encryptionKeys.first else {
         throw ConfigurationError("ENCRYPTION_KEYS", "needs at least one key (sessions are signed with a key derived from it)")
     }
-    guard let password = runtime.settings.adminPassword, !password.isEmpty else {
+    guard let password = settings.adminPassword, !password.isEmpty else {
         throw ConfigurationError("ADMIN_PASSWORD", "is required for the dashboard")
     }
-    let curl: CurlHTTPClient? = dependencies.http == nil ? CurlHTTPClient() : nil
-    let http: any HTTPClient = dependencies.http ?? curl!
-    let now = dependencies.now ?? runtime.now
-    let slack = SlackWebClient(baseURL: runtime.settings.slackAPIBaseURL, http: http, logger: runtime.logger)
+    var services: [any Service] = []
+    let backends: Backends
+    if let injected = dependencies.backends {
+        backends = injected
+    } else {
+        backends = try await Backends.open(settings: settings, logger: logger)
+        services += backends.services
+    }
+    let http: any HTTPClient
+    if let injected = dependencies.http {
+        http = injected
+    } else {
+        let curl = CurlHTTPClient()
+        services.append(curl)
+        http = curl
+    }
+    let now = dependencies.now ?? Date.init
+    let stores = Stores(database: backends.database, cipher: try TokenCipher(keys: settings.encryptionKeys), now: now)
+    let slack = SlackWebClient(baseURL: settings.slackAPIBaseURL, http: http, logger: logger)
     let environment = WebEnvironment(
-        runtime: runtime,
+        settings: settings, logger: logger, stores: stores,
+        health: HealthCheck(backends: backends, keys: stores.keys, settings: settings, logger: logger),
+        databaseKind: backends.database.dialect.rawValue,
         renderer: try await PageRenderer.load(),
         signer: SessionSigner(encryptionKey: activeKey),
         slack: slack,
         throttle: WebThrottle(
-            limiter: dependencies.rateLimiter ?? runtime.makeRateLimiter(),
+            limiter: dependencies.rateLimiter ?? backends.makeRateLimiter(logger: logger),
             loginLimit: RateLimitSpec(limit: dependencies.loginAttempts, windowSeconds: Int(dependencies.loginWindow)),
-            oauthStartLimit: dependencies.oauthStartLimit, now: now, logger: runtime.logger
+            oauthStartLimit: dependencies.oauthStartLimit, now: now, logger: logger
         ),
-        clients: ClientAddressResolver(trustedProxies: runtime.settings.trustedProxies),
-        adminCheck: AdminCheck(installations: runtime.installations, slack: slack),
+        clients: ClientAddressResolver(trustedProxies: settings.trustedProxies),
+        adminCheck: AdminCheck(installations: stores.installations, slack: slack),
         passwordCheck: PasswordCheck(password: password),
         now: now,
         sessionLifetime: dependencies.sessionLifetime
     )
 
     let router = Router(context: WebRequestContext.self)
-    router.add(middleware: RequestLogMiddleware(logger: runtime.logger))
+    router.add(middleware: RequestLogMiddleware(logger: logger))
     router.add(middleware: SecurityHeadersMiddleware(strictTransportSecurity: environment.secureCookies))
     router.add(middleware: FailurePageMiddleware(environment: environment))
-    OperationalRoutes.add(to: router, runtime: runtime, service: .web)
+    OperationalRoutes.add(to: router, health: environment.health, service: .web, logger: logger)
 
     let stylesheet = environment.renderer.stylesheet
     router.get("/static/style.css") { _, _ in
@@ -115,26 +117,39 @@ func buildWebRouter(runtime: CoreRuntime, dependencies: WebDependencies) async t
     SignInRoutes(environment: environment).add(to: router)
     LoginRoutes(environment: environment).add(to: router)
     DashboardRoutes(environment: environment).add(to: router)
-    return (router, curl)
+
+    services.append(WebHousekeeping(stores: stores, logger: logger, interval: dependencies.housekeepingInterval))
+    var app = Application(
+        router: router,
+        configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "enablebot-web"),
+        services: services,
+        onServerRunning: onServerRunning,
+        logger: logger
+    )
+    app.beforeServerStarts {
+        try await backends.prepare(keys: stores.keys, keyIDs: settings.encryptionKeys.map(\.id), logger: logger)
+    }
+    return app
 }
 
 /// What the web service tidies up on its own, every `interval`: expired OAuth states (every anonymous visit to the
 /// install page writes one) and revocations of sessions whose cookies have expired anyway.
 struct WebHousekeeping: Service {
-    let runtime: CoreRuntime
+    let stores: Stores
+    let logger: Logger
     let interval: Duration
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {
-                    let states = try await runtime.oauthStates.purgeExpired()
-                    let sessions = try await runtime.dashboardSessions.purgeExpired()
+                    let states = try await stores.oauthStates.purgeExpired()
+                    let sessions = try await stores.dashboardSessions.purgeExpired()
                     if states + sessions > 0 {
-                        runtime.logger.info("purged expired rows", metadata: ["oauth_states": "\(states)", "revoked_sessions": "\(sessions)"])
+                        logger.info("purged expired rows", metadata: ["oauth_states": "\(states)", "revoked_sessions": "\(sessions)"])
                     }
                 } catch {
-                    runtime.logger.warning("housekeeping failed", metadata: ["error": "\(error)"])
+                    logger.warning("housekeeping failed", metadata: ["error": "\(error)"])
                 }
                 try? await Task.sleep(for: interval)
             }

@@ -6,7 +6,12 @@ import Logging
 
 /// Everything the web routes share, built once per process.
 struct WebEnvironment: Sendable {
-    let runtime: CoreRuntime
+    let settings: Settings
+    let logger: Logger
+    let stores: Stores
+    let health: HealthCheck
+    /// "sqlite" or "postgres", for the system page.
+    let databaseKind: String
     let renderer: PageRenderer
     let signer: SessionSigner
     let slack: SlackWebClient
@@ -17,9 +22,7 @@ struct WebEnvironment: Sendable {
     let now: @Sendable () -> Date
     let sessionLifetime: TimeInterval
 
-    var settings: Settings { runtime.settings }
-    var logger: Logger { runtime.logger }
-    var sessions: DashboardSessions { runtime.dashboardSessions }
+    var sessions: DashboardSessions { stores.dashboardSessions }
 
     /// Cookies carry `Secure` whenever the service is reached over https (its redirect URI says so).
     var secureCookies: Bool { settings.slackRedirectURI.lowercased().hasPrefix("https://") }
@@ -52,7 +55,7 @@ struct WebEnvironment: Sendable {
     private func stillAdmin(_ session: WebSession) async throws -> Bool {
         guard let tenantID = session.tenantID, let userID = session.userID else { return false }
         let allowed: Bool
-        if let installation = try await runtime.installations.find(tenantID: tenantID) {
+        if let installation = try await stores.installations.find(tenantID: tenantID) {
             allowed = try await adminCheck.mayManage(installation, userID: userID)
         } else {
             allowed = false
@@ -124,7 +127,7 @@ struct WebEnvironment: Sendable {
     /// An audit entry; a failure to write one is logged, not shown (the change itself already happened).
     func audit(tenantID: String?, actor: String, action: String, detail: String = "") async {
         do {
-            try await runtime.auditLog.record(tenantID: tenantID, actor: actor, action: action, detail: detail)
+            try await stores.auditLog.record(tenantID: tenantID, actor: actor, action: action, detail: detail)
         } catch {
             logger.error("could not write audit entry", metadata: ["action": "\(action)", "tenant_id": "\(tenantID ?? "")", "error": "\(error)"])
         }

@@ -1,4 +1,4 @@
 import EnableBotAPI
 import EnableBotHTTP
 
-await ServiceMain.run(service: .api, build: buildAPIApplication(runtime:))
+await ServiceMain.run(service: .api, build: { try await buildAPIApplication(settings: $0, logger: $1) })

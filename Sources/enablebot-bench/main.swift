@@ -29,11 +29,13 @@ case "seed":
     let settings: Settings
     do { settings = try Settings.load(service: .cli) } catch { Logging.fail(service: .cli, error.description) }
     let logger = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
-    let runtime = try await CoreRuntime.start(settings: settings, logger: logger)
+    let backends = try await Backends.open(settings: settings, logger: logger)
+    let stores = Stores(database: backends.database, cipher: try TokenCipher(keys: settings.encryptionKeys))
+    try await backends.prepare(keys: stores.keys, keyIDs: settings.encryptionKeys.map(\.id), logger: logger)
     let now = Date()
     for index in 0..<tenants {
         let id = String(format: "TB%05d", index)
-        try await runtime.installations.save(
+        try await stores.installations.save(
             Installation(
                 tenantID: id, teamID: id, enterpriseID: nil, teamName: "Bench \(id)", appID: "ABENCH", botUserID: "UBOT\(id)",
                 botID: "B\(id)", scopes: "app_mentions:read,chat:write", installerUserID: "UBENCH", installedAt: now, updatedAt: now
@@ -41,7 +43,7 @@ case "seed":
             tokens: InstallationTokens(botToken: "xoxb-bench-\(id)")
         )
     }
-    await runtime.database.shutdown()
+    await backends.shutdown()
     print("seeded \(tenants) tenants")
 
 case "requests":

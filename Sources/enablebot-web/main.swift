@@ -1,4 +1,4 @@
 import EnableBotHTTP
 import EnableBotWeb
 
-await ServiceMain.run(service: .web, build: buildWebApplication(runtime:))
+await ServiceMain.run(service: .web, build: { try await buildWebApplication(settings: $0, logger: $1) })

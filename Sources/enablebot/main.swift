@@ -13,7 +13,7 @@ struct EnableBotCLI: AsyncParsableCommand {
     )
 }
 
-/// Settings, logging and a started runtime, shared by the subcommands.
+/// Settings, logging and the migrated database with its stores, shared by the subcommands.
 enum CLIContext {
     static func settings() throws -> Settings {
         do {
@@ -30,15 +30,26 @@ enum CLIContext {
         return logger
     }
 
-    static func withRuntime<T>(_ body: (CoreRuntime) async throws -> T) async throws -> T {
+    /// What a subcommand works with: the stores over the migrated database, and the cipher they seal with.
+    struct Context {
+        let stores: Stores
+        let cipher: TokenCipher
+        let backends: Backends
+    }
+
+    static func withStores<T>(_ body: (Context) async throws -> T) async throws -> T {
         let settings = try settings()
-        let runtime = try await CoreRuntime.start(settings: settings, logger: logger(settings))
+        let logger = logger(settings)
+        let backends = try await Backends.open(settings: settings, logger: logger)
         do {
-            let result = try await body(runtime)
-            await runtime.database.shutdown()
+            let cipher = try TokenCipher(keys: settings.encryptionKeys)
+            let stores = Stores(database: backends.database, cipher: cipher)
+            try await backends.prepare(keys: stores.keys, keyIDs: settings.encryptionKeys.map(\.id), logger: logger)
+            let result = try await body(Context(stores: stores, cipher: cipher, backends: backends))
+            await backends.shutdown()
             return result
         } catch {
-            await runtime.database.shutdown()
+            await backends.shutdown()
             throw error
         }
     }
@@ -87,13 +98,13 @@ struct Keys: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Re-encrypt every stored secret with the active (first) key.")
 
         func run() async throws {
-            try await CLIContext.withRuntime { runtime in
-                let count = try await runtime.installations.reencryptAll()
-                try await runtime.auditLog.record(
+            try await CLIContext.withStores { context in
+                let count = try await context.stores.installations.reencryptAll()
+                try await context.stores.auditLog.record(
                     tenantID: nil, actor: "cli", action: "keys.rotate",
-                    detail: "re-encrypted \(count) values with key \(runtime.cipher.activeKeyID)"
+                    detail: "re-encrypted \(count) values with key \(context.cipher.activeKeyID)"
                 )
-                print("re-encrypted \(count) values with key \(runtime.cipher.activeKeyID)")
+                print("re-encrypted \(count) values with key \(context.cipher.activeKeyID)")
             }
         }
     }
@@ -142,8 +153,8 @@ struct Tenants: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List every installation with its status (no tokens).")
 
         func run() async throws {
-            try await CLIContext.withRuntime { runtime in
-                let all = try await runtime.installations.all()
+            try await CLIContext.withStores { context in
+                let all = try await context.stores.installations.all()
                 if all.isEmpty { print("no installations"); return }
                 print("TENANT\tTEAM\tSTATUS\tINSTALLED\tMODEL\tRATE LIMIT")
                 let formatter = ISO8601DateFormatter()
@@ -173,15 +184,15 @@ struct Retention: AsyncParsableCommand {
         }
 
         func run() async throws {
-            try await CLIContext.withRuntime { runtime in
+            try await CLIContext.withStores { context in
                 let now = Date()
-                let moved = try await runtime.chatMemory.expire(olderThan: now.addingTimeInterval(-Double(memoryDays) * 86_400), archive: archiveDays > 0)
-                let purged = try await runtime.chatMemory.purgeArchive(archivedBefore: now.addingTimeInterval(-Double(archiveDays) * 86_400))
+                let moved = try await context.stores.chatMemory.expire(olderThan: now.addingTimeInterval(-Double(memoryDays) * 86_400), archive: archiveDays > 0)
+                let purged = try await context.stores.chatMemory.purgeArchive(archivedBefore: now.addingTimeInterval(-Double(archiveDays) * 86_400))
                 // Slack retries for about an hour; a day of event ids is plenty for deduplication.
-                let events = try await runtime.processedEvents.purge(olderThan: now.addingTimeInterval(-86_400))
-                let jobs = try await runtime.jobs.purgeDone(olderThan: now.addingTimeInterval(-7 * 86_400))
-                let states = try await runtime.oauthStates.purgeExpired()
-                try await runtime.auditLog.record(
+                let events = try await context.stores.processedEvents.purge(olderThan: now.addingTimeInterval(-86_400))
+                let jobs = try await context.stores.jobs.purgeDone(olderThan: now.addingTimeInterval(-7 * 86_400))
+                let states = try await context.stores.oauthStates.purgeExpired()
+                try await context.stores.auditLog.record(
                     tenantID: nil, actor: "cli", action: "retention.run",
                     detail: "memory \(archiveDays > 0 ? "archived" : "deleted") \(moved), archive purged \(purged)"
                 )

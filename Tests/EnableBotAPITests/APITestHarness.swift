@@ -44,19 +44,24 @@ final class APIHarness: Sendable {
     let llm: FakeLLM
     let logs: LogCapture
     let settings: Settings
-    let runtime: CoreRuntime
+    /// The stores over the test's database, as the application sees them.
+    let stores: Stores
+    let logger: Logger
+    let now: @Sendable () -> Date
     let tenants: [TestTenant]
 
     init(
-        database: TestDatabase, slack: FakeSlack, llm: FakeLLM, logs: LogCapture, settings: Settings, runtime: CoreRuntime,
-        tenants: [TestTenant]
+        database: TestDatabase, slack: FakeSlack, llm: FakeLLM, logs: LogCapture, settings: Settings, stores: Stores,
+        logger: Logger, now: @escaping @Sendable () -> Date, tenants: [TestTenant]
     ) {
         self.database = database
         self.logs = logs
         self.slack = slack
         self.llm = llm
         self.settings = settings
-        self.runtime = runtime
+        self.stores = stores
+        self.logger = logger
+        self.now = now
         self.tenants = tenants
     }
 
@@ -83,11 +88,11 @@ final class APIHarness: Sendable {
         settings.slackClientSecret = slack.clientSecret
         configure(&settings)
         let capture = LogCapture()
-        let runtime = try CoreRuntime(settings: settings, logger: capture.logger(), database: database.database, now: now)
+        let stores = Stores(database: database.database, cipher: try TokenCipher(keys: settings.encryptionKeys), now: now)
         var tenants: [TestTenant] = []
         for id in ids {
             let tenant = TestTenant(id: id, botToken: "xoxb-\(id)-secret-token-\(UUID().uuidString.prefix(8))")
-            try await runtime.installations.save(
+            try await stores.installations.save(
                 Installation(
                     tenantID: id, teamID: id, enterpriseID: nil, teamName: "Team \(id)", appID: "A1", botUserID: tenant.botUserID,
                     botID: "B\(id)", scopes: "app_mentions:read,chat:write", installerUserID: "UINSTALL", installedAt: now(), updatedAt: now()
@@ -97,7 +102,8 @@ final class APIHarness: Sendable {
             tenants.append(tenant)
         }
         return APIHarness(
-            database: database, slack: slack, llm: llm, logs: capture, settings: settings, runtime: runtime, tenants: tenants
+            database: database, slack: slack, llm: llm, logs: capture, settings: settings, stores: stores,
+            logger: capture.logger(), now: now, tenants: tenants
         )
     }
 
@@ -123,7 +129,11 @@ final class APIHarness: Sendable {
     func run<Value: Sendable>(
         _ dependencies: APIDependencies? = nil, _ test: @Sendable (any TestClientProtocol) async throws -> Value
     ) async throws -> Value {
-        let app = try await buildAPIApplication(runtime: runtime, dependencies: dependencies ?? self.dependencies())
+        var dependencies = dependencies ?? self.dependencies()
+        // The test owns the database; the application runs on it and leaves closing it to the test's stack.
+        if dependencies.backends == nil { dependencies.backends = Backends(database: database.database) }
+        if dependencies.now == nil { dependencies.now = now }
+        let app = try await buildAPIApplication(settings: settings, logger: logger, dependencies: dependencies)
         return try await app.test(.live) { client in try await test(client) }
     }
 

@@ -32,7 +32,7 @@ struct EventFlowTests {
             #expect(calls.first?.messages.first?.role == "system")
             #expect(calls.first?.messages.last == FakeLLM.Message(role: "user", content: "what is a sliding window?"))
             #expect(harness.slack.calls("chat.postMessage").count == 1)
-            #expect(try await harness.runtime.usage.today(tenantID: "T1").llmCalls == 1)
+            #expect(try await harness.stores.usage.today(tenantID: "T1").llmCalls == 1)
             harness.expectNoSecretsLogged()
         }
     }
@@ -40,7 +40,7 @@ struct EventFlowTests {
     @Test("the second turn's model request carries the first turn; tenant prompt and model apply", arguments: TestDatabaseKind.allCases)
     func threadMemory(kind: TestDatabaseKind) async throws {
         try await withAPIHarness(kind) { harness in
-            try await harness.runtime.installations.updateSettings(
+            try await harness.stores.installations.updateSettings(
                 tenantID: "T1", settings: TenantSettings(model: "tenant-model", systemPrompt: "You are terse."))
             try await harness.run { client in
                 _ = try await client.postEvent(SlackRequests.mention(eventID: "EvT1", text: "<@UBOTT1> first question", ts: "100.1"))
@@ -105,7 +105,7 @@ struct EventFlowTests {
             if replies.count != 2 { print(harness.logs.all.filter { !$0.contains("\"level\":\"trace\"") }.joined()) }
             #expect(replies.count == 2)
             #expect(Set(replies.compactMap { $0.fields["thread_ts"] }) == ["1800000000.000100", "200.1"])
-            #expect(try await harness.runtime.jobs.count(status: .done) == 2)
+            #expect(try await harness.stores.jobs.count(status: .done) == 2)
         }
     }
 
@@ -134,7 +134,7 @@ struct EventFlowTests {
     @Test("bot messages, its own messages, edits, deletions, unknown and inactive teams: no model call", arguments: TestDatabaseKind.allCases)
     func ignored(kind: TestDatabaseKind) async throws {
         try await withAPIHarness(kind, tenants: ["T1", "T2"]) { harness in
-            try await harness.runtime.installations.setStatus(tenantID: "T2", status: .inactive)
+            try await harness.stores.installations.setStatus(tenantID: "T2", status: .inactive)
             let events: [(String, [UInt8])] = [
                 ("bot", SlackRequests.envelope(eventID: "EvI1", team: "T1", event: [
                     "type": "app_mention", "user": "U9", "bot_id": "B9", "channel": "C1", "ts": "1.1", "text": "<@UBOTT1> hi"])),
@@ -158,15 +158,15 @@ struct EventFlowTests {
             }
             #expect(harness.llm.calls.isEmpty)
             #expect(harness.slack.calls.isEmpty)
-            #expect(try await harness.runtime.jobs.count(status: .queued) == 0)
-            #expect(try await harness.runtime.jobs.count(status: .done) == 0)
+            #expect(try await harness.stores.jobs.count(status: .queued) == 0)
+            #expect(try await harness.stores.jobs.count(status: .done) == 0)
         }
     }
 
     @Test("an org-wide install answers events from any team of its enterprise", arguments: TestDatabaseKind.allCases)
     func orgWide(kind: TestDatabaseKind) async throws {
         try await withAPIHarness(kind, tenants: []) { harness in
-            try await harness.runtime.installations.save(
+            try await harness.stores.installations.save(
                 Installation(tenantID: "E1", teamID: nil, enterpriseID: "E1", isEnterpriseInstall: true, botUserID: "UBOTE1",
                              installedAt: Date(), updatedAt: Date()),
                 tokens: InstallationTokens(botToken: "xoxb-org-wide-token"))
@@ -182,7 +182,7 @@ struct EventFlowTests {
                 await harness.slack.waitForCalls("chat.postMessage")
             }
             #expect(harness.slack.calls("chat.postMessage").first?.bearerToken == "xoxb-org-wide-token")
-            #expect(try await harness.runtime.usage.today(tenantID: "E1").events == 1)
+            #expect(try await harness.stores.usage.today(tenantID: "E1").events == 1)
         }
     }
 
@@ -211,7 +211,7 @@ struct EventFlowTests {
             }
             #expect(harness.slack.calls("chat.postMessage").count == 2)
             #expect(harness.llm.calls.count == 1)
-            #expect(try await harness.runtime.jobs.count(status: .done) == 1)
+            #expect(try await harness.stores.jobs.count(status: .done) == 1)
         }
     }
 
@@ -227,7 +227,7 @@ struct EventFlowTests {
             #expect(reply.fields["text"]?.hasPrefix("Sorry") == true)
             #expect(reply.fields["thread_ts"] == "1800000000.000100")
             #expect(harness.llm.calls.count == (mode == "500" ? 3 : 1))
-            #expect(try await harness.runtime.jobs.count(status: .done) == 1)
+            #expect(try await harness.stores.jobs.count(status: .done) == 1)
             harness.expectNoSecretsLogged()
         }
     }
@@ -246,9 +246,9 @@ struct EventFlowTests {
             #expect(posts.count == 2)
             #expect(posts.map { $0.fields["text"] }.count { $0 == posts[0].fields["text"] } == 2, "the same reply both times")
             #expect(harness.llm.calls.count == 1)
-            #expect(try await harness.runtime.jobs.count(status: .done) == 1)
+            #expect(try await harness.stores.jobs.count(status: .done) == 1)
             // The question and the answer are remembered once, after the post that worked.
-            #expect(try await harness.runtime.database.queryFirst("SELECT COUNT(*) AS n FROM chat_memory")?.int("n") == 2)
+            #expect(try await harness.database.database.queryFirst("SELECT COUNT(*) AS n FROM chat_memory")?.int("n") == 2)
         }
     }
 
@@ -262,7 +262,7 @@ struct EventFlowTests {
                 try await Task.sleep(for: .milliseconds(500))
             }
             #expect(harness.slack.calls("chat.postMessage").count == 5)
-            let dead = try await harness.runtime.jobs.dead()
+            let dead = try await harness.stores.jobs.dead()
             #expect(dead.count == 1)
             #expect(dead.first?.attempts == 5)
             #expect(dead.first?.lastError?.contains("http_503") == true)
@@ -292,18 +292,18 @@ struct EventFlowTests {
             }
             #expect(harness.llm.calls.isEmpty)
             #expect(harness.slack.calls.isEmpty)
-            let installation = try #require(try await harness.runtime.installations.find(tenantID: "T1"))
+            let installation = try #require(try await harness.stores.installations.find(tenantID: "T1"))
             #expect(installation.status == .inactive)
             let row = try #require(try await harness.database.database.queryFirst(
                 "SELECT bot_token_ciphertext, user_token_ciphertext, refresh_token_ciphertext FROM installations WHERE tenant_id = 'T1'"))
             #expect(row.optionalString("bot_token_ciphertext") == nil)
             #expect(row.optionalString("user_token_ciphertext") == nil)
             #expect(row.optionalString("refresh_token_ciphertext") == nil)
-            let actions = try await harness.runtime.auditLog.recent(tenantID: "T1").map(\.action)
+            let actions = try await harness.stores.auditLog.recent(tenantID: "T1").map(\.action)
             #expect(actions.contains("app_uninstalled"))
             #expect(actions.contains("tokens_revoked"))
             // The other tenant is untouched.
-            #expect(try await harness.runtime.installations.find(tenantID: "T2")?.status == .active)
+            #expect(try await harness.stores.installations.find(tenantID: "T2")?.status == .active)
         }
     }
 
@@ -311,9 +311,9 @@ struct EventFlowTests {
           arguments: TestDatabaseKind.allCases)
     func userTokenRevoked(kind: TestDatabaseKind) async throws {
         try await withAPIHarness(kind) { harness in
-            var installation = try #require(try await harness.runtime.installations.find(tenantID: "T1"))
+            var installation = try #require(try await harness.stores.installations.find(tenantID: "T1"))
             installation.installerUserID = "UINSTALL"
-            try await harness.runtime.installations.save(
+            try await harness.stores.installations.save(
                 installation, tokens: InstallationTokens(botToken: harness.tenant("T1").botToken, userToken: "xoxp-installer")
             )
             let revoke = SlackRequests.envelope(eventID: "EvUSR", team: "T1", event: [
@@ -324,12 +324,12 @@ struct EventFlowTests {
                 await harness.slack.waitForCalls("chat.postMessage")
                 try await Task.sleep(for: .milliseconds(100))
             }
-            let tokens = try #require(try await harness.runtime.installations.tokens(tenantID: "T1"))
+            let tokens = try #require(try await harness.stores.installations.tokens(tenantID: "T1"))
             #expect(tokens.userToken == nil)
             #expect(tokens.botToken == harness.tenant("T1").botToken)
-            #expect(try await harness.runtime.installations.find(tenantID: "T1")?.status == .active)
+            #expect(try await harness.stores.installations.find(tenantID: "T1")?.status == .active)
             #expect(harness.slack.calls("chat.postMessage").count == 1)
-            let details = try await harness.runtime.auditLog.recent(tenantID: "T1").filter { $0.action == "tokens_revoked" }.map(\.detail)
+            let details = try await harness.stores.auditLog.recent(tenantID: "T1").filter { $0.action == "tokens_revoked" }.map(\.detail)
             #expect(details == ["user token of UINSTALL deleted"])
         }
     }
@@ -343,11 +343,11 @@ struct EventFlowTests {
                 await harness.slack.waitForCalls("chat.postMessage")
                 try await Task.sleep(for: .milliseconds(300))
             }
-            #expect(try await harness.runtime.installations.find(tenantID: "T1")?.status == .inactive)
-            let actions = try await harness.runtime.auditLog.recent(tenantID: "T1").map(\.action)
+            #expect(try await harness.stores.installations.find(tenantID: "T1")?.status == .inactive)
+            let actions = try await harness.stores.auditLog.recent(tenantID: "T1").map(\.action)
             #expect(actions.contains("slack_error"))
             #expect(harness.logs.all.contains { $0.contains("invalid_auth") })
-            #expect(try await harness.runtime.jobs.count(status: .done) == 1)
+            #expect(try await harness.stores.jobs.count(status: .done) == 1)
         }
     }
 
@@ -371,7 +371,7 @@ struct EventFlowTests {
     @Test("rotating tokens are refreshed once, even when many jobs need the token at once", arguments: TestDatabaseKind.allCases)
     func tokenRotation(kind: TestDatabaseKind) async throws {
         try await withAPIHarness(kind) { harness in
-            try await harness.runtime.installations.updateTokens(
+            try await harness.stores.installations.updateTokens(
                 tenantID: "T1", botToken: "xoxe.xoxb-old-rotating", refreshToken: "xoxe-1-refresh-old", expiresAt: Date().addingTimeInterval(60))
             harness.slack.script("oauth.v2.access", .ok(extraJSON:
                 #""access_token":"xoxe.xoxb-new-rotating","refresh_token":"xoxe-1-refresh-new","expires_in":43200,"token_type":"bot""#))
@@ -387,7 +387,7 @@ struct EventFlowTests {
             #expect(refreshes.first?.fields["refresh_token"] == "xoxe-1-refresh-old")
             #expect(refreshes.first?.fields["client_id"] == "111.222")
             #expect(harness.slack.calls("chat.postMessage").allSatisfy { $0.bearerToken == "xoxe.xoxb-new-rotating" })
-            let tokens = try await harness.runtime.installations.tokens(tenantID: "T1")
+            let tokens = try await harness.stores.installations.tokens(tenantID: "T1")
             #expect(tokens?.refreshToken == "xoxe-1-refresh-new")
             harness.expectNoSecretsLogged()
         }

@@ -191,7 +191,7 @@ struct RateLimitFlowTests {
     func limited(kind: TestDatabaseKind) async throws {
         let clock = TestClock(Date())
         try await withAPIHarness(kind) { harness in
-            try await harness.runtime.installations.updateSettings(
+            try await harness.stores.installations.updateSettings(
                 tenantID: "T1", settings: TenantSettings(rateLimit: RateLimitSpec(limit: 3, windowSeconds: 60)))
             let dependencies = harness.dependencies { $0.now = clock.function }
             try await harness.run(dependencies) { client in
@@ -221,9 +221,9 @@ struct RateLimitFlowTests {
             #expect(notice.bearerToken == harness.tenant("T1").botToken)
             let replies = harness.slack.calls("chat.postMessage")
             #expect(replies.filter { $0.bearerToken == harness.tenant("T2").botToken }.count == 1)
-            #expect(try await harness.runtime.usage.today(tenantID: "T1").rateLimited == 3)
-            #expect(try await harness.runtime.auditLog.recent(tenantID: "T1", action: "rate_limited").count == 3)
-            #expect(try await harness.runtime.jobs.count(status: .done) == 8)
+            #expect(try await harness.stores.usage.today(tenantID: "T1").rateLimited == 3)
+            #expect(try await harness.stores.auditLog.recent(tenantID: "T1", action: "rate_limited").count == 3)
+            #expect(try await harness.stores.jobs.count(status: .done) == 8)
             harness.expectNoSecretsLogged()
         }
     }

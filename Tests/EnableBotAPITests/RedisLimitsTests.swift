@@ -73,22 +73,22 @@ struct RedisLimitsTests {
         let checks: [String: String]
     }
 
-    static func runtime(redisURL: String) async throws -> CoreRuntime {
+    static func settings(redisURL: String) throws -> Settings {
         var settings = try Settings.load(service: .api, environment: [
             "ENABLEBOT_DATA_DIR": TestPaths.temporaryDirectory(),
             "DATABASE_URL": "sqlite:" + TestPaths.temporaryDirectory() + "/health.sqlite",
             "SLACK_SIGNING_SECRET": "test-signing-secret", "REDIS_URL": redisURL,
         ])
         settings.port = 0
-        return try await CoreRuntime.start(settings: settings, logger: TestLog.logger)
+        return settings
     }
 
     @Test("/health reports redis ok when REDIS_URL answers")
     func healthOK() async throws {
         try await withStack { stack in
-            let runtime = stack.own(try await Self.runtime(redisURL: TestRedis.url())) { await $0.shutdown() }
-            #expect(runtime.redis != nil)
-            try await buildAPIApplication(runtime: runtime).test(.live) { client in
+            // The application opens the database and Redis itself and closes them through its services.
+            let settings = try Self.settings(redisURL: TestRedis.url())
+            try await buildAPIApplication(settings: settings, logger: TestLog.logger).test(.live) { client in
                 try await client.execute(uri: "/health", method: .get) { response in
                     #expect(response.status == .ok)
                     let health = try JSONDecoder().decode(Health.self, from: Data(buffer: response.body))
@@ -103,8 +103,8 @@ struct RedisLimitsTests {
         try await withStack { stack in
             let server = try stack.dedicatedRedis()
             server.stopServer()
-            let runtime = stack.own(try await Self.runtime(redisURL: server.url())) { await $0.shutdown() }
-            try await buildAPIApplication(runtime: runtime).test(.live) { client in
+            let settings = try Self.settings(redisURL: server.url())
+            try await buildAPIApplication(settings: settings, logger: TestLog.logger).test(.live) { client in
                 try await client.execute(uri: "/health", method: .get) { response in
                     #expect(response.status == .ok)
                     let health = try JSONDecoder().decode(Health.self, from: Data(buffer: response.body))

@@ -73,8 +73,8 @@ struct RequestVerificationTests {
                 let response = try await client.postEvent(tampered, headers: SlackRequests.headers(body: body, timestamp: now))
                 #expect(response.status == .unauthorized)
             }
-            #expect(try await harness.runtime.processedEvents.contains("EvSIG") == false)
-            #expect(try await harness.runtime.jobs.count(status: .queued) == 0)
+            #expect(try await harness.stores.processedEvents.contains("EvSIG") == false)
+            #expect(try await harness.stores.jobs.count(status: .queued) == 0)
             #expect(harness.llm.calls.isEmpty)
             #expect(harness.slack.calls.isEmpty)
             // No request body is logged.
@@ -152,7 +152,7 @@ struct RequestVerificationTests {
                 #expect(response.status == .ok)
                 #expect(response.body.readableBytes == 0)
             }
-            #expect(try await harness.runtime.jobs.count(status: .queued) == 0)
+            #expect(try await harness.stores.jobs.count(status: .queued) == 0)
         }
     }
 }

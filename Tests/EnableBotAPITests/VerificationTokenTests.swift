@@ -36,8 +36,8 @@ struct VerificationTokenTests {
                 let response = try await client.postEvent(body)
                 #expect(response.status == .ok)
             }
-            #expect(try await harness.runtime.processedEvents.contains("EvTOKEN"))
-            #expect(try await harness.runtime.jobs.count(status: .queued) == 1)
+            #expect(try await harness.stores.processedEvents.contains("EvTOKEN"))
+            #expect(try await harness.stores.jobs.count(status: .queued) == 1)
             #expect(try await Self.rowsContaining(Self.legacyToken, in: harness.database) == [])
             let job = try #require(try await harness.database.database.queryFirst("SELECT kind, payload FROM jobs"))
             #expect(try job.string("kind") == JobKind.answer)
@@ -59,9 +59,9 @@ struct VerificationTokenTests {
         try await withAPIHarness(kind) { harness in
             let envelope = String(decoding: SlackRequests.mention(eventID: "EvOLD", ts: "600.1"), as: UTF8.self)
             // As the ack path of an earlier version stored them: kind "slack.event", Slack's envelope as the payload.
-            _ = try await harness.runtime.processedEvents.claimAndEnqueue(
+            _ = try await harness.stores.processedEvents.claimAndEnqueue(
                 eventID: "EvOLD", tenantID: "T1", kind: "slack.event", payload: envelope)
-            let broken = try await harness.runtime.processedEvents.claimAndEnqueue(
+            let broken = try await harness.stores.processedEvents.claimAndEnqueue(
                 eventID: "EvBROKEN", tenantID: "T1", kind: "slack.event",
                 payload: #"{"token":"legacy-verification-token","type":"event_callback"}"#)
             try await harness.run { _ in
@@ -71,7 +71,7 @@ struct VerificationTokenTests {
                 #expect(replies.first?.fields["text"] == "Echo: what is a sliding window?")
                 await harness.waitForJobs(status: .done, count: 2)
             }
-            #expect(try await harness.runtime.jobs.count(status: .done) == 2)
+            #expect(try await harness.stores.jobs.count(status: .done) == 2)
             #expect(try await Self.rowsContaining(Self.legacyToken, in: harness.database) == [])
             let kinds = try await harness.database.database.query("SELECT id, kind FROM jobs ORDER BY id")
                 .map { (try $0.int("id"), try $0.string("kind")) }
@@ -103,7 +103,7 @@ extension APIHarness {
     func waitForJobs(status: Job.Status, count: Int) async {
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
-            if (try? await runtime.jobs.count(status: status)) ?? 0 >= count { return }
+            if (try? await stores.jobs.count(status: status)) ?? 0 >= count { return }
             try? await Task.sleep(for: .milliseconds(20))
         }
     }

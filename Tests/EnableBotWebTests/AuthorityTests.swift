@@ -20,7 +20,7 @@ struct AuthorityTests {
     func orgWideInstall(kind: TestDatabaseKind) async throws {
         try await withWebHarness(kind) { h in
             try await WebChecks.install(h, h.browser(), Self.orgE1)
-            #expect(try await h.runtime.installations.find(tenantID: "E1")?.isEnterpriseInstall == true)
+            #expect(try await h.stores.installations.find(tenantID: "E1")?.isEnterpriseInstall == true)
 
             let workspaceAdmin = h.browser()
             let refused = try await WebChecks.slackSignIn(h, workspaceAdmin, userID: "WT2ADMIN", teamID: "T2", enterpriseID: "E1")
@@ -55,8 +55,8 @@ struct AuthorityTests {
                     ("csrf_token", csrf), ("model", model), ("system_prompt", "Be brief."), ("rate_limit", limit),
                 ])
             }
-            func stored() async throws -> Installation { try #require(try await h.runtime.installations.find(tenantID: "TA")) }
-            func refusals() async throws -> Int { try await h.runtime.auditLog.recent(tenantID: "TA", action: "refused").count }
+            func stored() async throws -> Installation { try #require(try await h.stores.installations.find(tenantID: "TA")) }
+            func refusals() async throws -> Int { try await h.stores.auditLog.recent(tenantID: "TA", action: "refused").count }
 
             // Models: from the operator's list only.
             #expect(try await save(admin, csrf, model: "gpt-4o", limit: "50/minute").status == 303)
@@ -86,7 +86,7 @@ struct AuthorityTests {
             #expect(try await save(admin, csrf, model: "gpt-4o", limit: "10/minute").status == 303)
             #expect(try await stored().settings.rateLimit == RateLimitSpec(limit: 10, windowSeconds: 60))
             #expect(try await save(admin, csrf, model: "gpt-4o", limit: "").status == 303)
-            #expect(try await stored().settings.effectiveRateLimit(default: h.runtime.settings.rateLimitPerTenant) == twenty)
+            #expect(try await stored().settings.effectiveRateLimit(default: h.settings.rateLimitPerTenant) == twenty)
             #expect(try await refusals() == 3)
 
             // Status: the admin deactivates and reactivates; only the operator suspends and lifts a suspension.
@@ -106,22 +106,22 @@ struct AuthorityTests {
             #expect(try await setStatus(admin, csrf, "inactive") == 403)
             #expect(try await stored().status == .suspended)
             #expect(try await refusals() == 6)
-            let refusal = try #require(try await h.runtime.auditLog.recent(tenantID: "TA", action: "refused").first)
+            let refusal = try #require(try await h.stores.auditLog.recent(tenantID: "TA", action: "refused").first)
             #expect(refusal.actor == "slack:UAADMIN")
 
             // A reinstall does not lift it, nor does an uninstall turn it into an ordinary "inactive".
             let again = try await WebChecks.install(h, h.browser(), Self.teamA)
             #expect(again.body.contains("suspended"))
             #expect(try await stored().status == .suspended)
-            try await h.runtime.installations.deactivateAndDeleteTokens(tenantID: "TA")
+            try await h.stores.installations.deactivateAndDeleteTokens(tenantID: "TA")
             #expect(try await stored().status == .suspended)
             try await WebChecks.install(h, h.browser(), Self.teamA)
             #expect(try await setStatus(op, opCSRF, "active") == 303)
             #expect(try await stored().status == .active)
-            #expect(try await h.runtime.auditLog.recent(tenantID: "TA", action: "suspension_lifted").count == 1)
+            #expect(try await h.stores.auditLog.recent(tenantID: "TA", action: "suspension_lifted").count == 1)
 
             // An uninstalled (not suspended) workspace comes back with a reinstall.
-            try await h.runtime.installations.deactivateAndDeleteTokens(tenantID: "TA")
+            try await h.stores.installations.deactivateAndDeleteTokens(tenantID: "TA")
             #expect(try await stored().status == .inactive)
             try await WebChecks.install(h, h.browser(), Self.teamA)
             #expect(try await stored().status == .active)

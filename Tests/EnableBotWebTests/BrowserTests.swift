@@ -30,9 +30,9 @@ struct BrowserTests {
         try await withWebHarness(.sqlite, configure: { $0.llmModels = ["gpt-4o-mini", "gpt-4o-browser"] }) { h in
             let northwind = FakeSlack.Workspace(teamID: "T0NORTH", teamName: "Northwind", installerUserID: "UN1")
             try await WebChecks.install(h, h.browser(), northwind)
-            try await h.runtime.usage.increment(tenantID: "T0NORTH", .events, by: 1_284)
-            try await h.runtime.usage.increment(tenantID: "T0NORTH", .rateLimited, by: 3)
-            try await h.runtime.installations.recordError(tenantID: "T0NORTH", error: "chat.postMessage: not_in_channel")
+            try await h.stores.usage.increment(tenantID: "T0NORTH", .events, by: 1_284)
+            try await h.stores.usage.increment(tenantID: "T0NORTH", .rateLimited, by: 3)
+            try await h.stores.installations.recordError(tenantID: "T0NORTH", error: "chat.postMessage: not_in_channel")
             h.slack.approveBrowserInstalls(
                 of: FakeSlack.Workspace(teamID: "T0ACME", teamName: "Acme Corp", installerUserID: "UACME"),
                 callback: h.baseURL + "/slack/oauth/callback"
@@ -53,7 +53,7 @@ struct BrowserTests {
             }
 
             // What the browser did is what the stores hold.
-            let acme = try #require(try await h.runtime.installations.find(tenantID: "T0ACME"))
+            let acme = try #require(try await h.stores.installations.find(tenantID: "T0ACME"))
             #expect(acme.teamName == "Acme Corp")
             let fifty = RateLimitSpec(limit: 50, windowSeconds: 60)
             #expect(acme.settings == TenantSettings(model: "gpt-4o-browser", systemPrompt: "Answer briefly.", rateLimit: fifty, rateLimitCeiling: fifty))

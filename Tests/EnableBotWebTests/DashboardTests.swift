@@ -26,7 +26,7 @@ struct DashboardTests {
                 #expect(page.status == 303, "\(path)")
                 #expect(page.location == "/login", "\(path)")
             }
-            #expect(try await h.runtime.installations.find(tenantID: "TA")?.status == .active)
+            #expect(try await h.stores.installations.find(tenantID: "TA")?.status == .active)
 
             // A signed-in cookie with one character changed, or one past its expiry, is no session.
             let signedIn = h.browser()
@@ -46,9 +46,9 @@ struct DashboardTests {
         try await withWebHarness(kind) { h in
             try await WebChecks.install(h, h.browser(), Self.teamA)
             try await WebChecks.install(h, h.browser(), Self.teamB)
-            try await h.runtime.usage.increment(tenantID: "TA", .events, by: 7)
-            try await h.runtime.usage.increment(tenantID: "TA", .rateLimited, by: 2)
-            try await h.runtime.installations.recordError(tenantID: "TB", error: "chat.postMessage: channel_not_found")
+            try await h.stores.usage.increment(tenantID: "TA", .events, by: 7)
+            try await h.stores.usage.increment(tenantID: "TA", .rateLimited, by: 2)
+            try await h.stores.installations.recordError(tenantID: "TB", error: "chat.postMessage: channel_not_found")
 
             let browser = h.browser()
             let form = try await browser.get("/login")
@@ -81,7 +81,7 @@ struct DashboardTests {
             #expect(filtered.body.contains("slack:UB1") && !filtered.body.contains("slack:UA1"))
             #expect(try await browser.get("/dashboard/tenants/NOPE").status == 404)
 
-            let key = try #require(h.runtime.settings.encryptionKeys.first)
+            let key = try #require(h.settings.encryptionKeys.first)
             for page in [dashboard, tenant, system, audit] {
                 for token in h.slack.issuedTokens { #expect(!page.body.contains(token)) }
                 #expect(!page.body.contains("xoxb-") && !page.body.contains(key.encoded.split(separator: ":")[1]))
@@ -134,10 +134,10 @@ struct DashboardTests {
             }
             let login = try await h.browser().post("/login", [("password", WebTestHarness.password)])
             #expect(login.status == 403)
-            let found = try #require(try await h.runtime.installations.find(tenantID: "TA"))
+            let found = try #require(try await h.stores.installations.find(tenantID: "TA"))
             #expect(found.settings == TenantSettings())
             #expect(found.status == .active)
-            #expect(try await h.runtime.auditLog.recent(tenantID: "TA", action: "settings_changed").isEmpty)
+            #expect(try await h.stores.auditLog.recent(tenantID: "TA", action: "settings_changed").isEmpty)
         }
     }
 
@@ -155,33 +155,33 @@ struct DashboardTests {
             ])
             #expect(invalid.status == 400)
             #expect(invalid.body.contains("50/minute"))
-            #expect(try await h.runtime.installations.find(tenantID: "TA")?.settings == TenantSettings())
+            #expect(try await h.stores.installations.find(tenantID: "TA")?.settings == TenantSettings())
 
             let prompt = "You are <b>terse</b> & kind."
             let saved = try await browser.post("/dashboard/tenants/TA/settings", [
                 ("csrf_token", csrf), ("model", "gpt-4o"), ("system_prompt", prompt), ("rate_limit", "50/minute"),
             ])
             #expect(saved.status == 303)
-            let settings = try #require(try await h.runtime.installations.find(tenantID: "TA")).settings
+            let settings = try #require(try await h.stores.installations.find(tenantID: "TA")).settings
             let fifty = RateLimitSpec(limit: 50, windowSeconds: 60)
             #expect(settings == TenantSettings(model: "gpt-4o", systemPrompt: prompt, rateLimit: fifty, rateLimitCeiling: fifty))
             let page = try await browser.get(try #require(saved.location))
             #expect(page.body.contains("Settings saved"))
             #expect(page.body.contains("You are &lt;b&gt;terse&lt;/b&gt; &amp; kind."))
-            let entry = try #require(try await h.runtime.auditLog.recent(tenantID: "TA", action: "settings_changed").first)
+            let entry = try #require(try await h.stores.auditLog.recent(tenantID: "TA", action: "settings_changed").first)
             #expect(entry.actor == "operator")
             #expect(entry.detail.contains("model: default → gpt-4o"))
 
             #expect(try await browser.post("/dashboard/tenants/TA/status", [("csrf_token", csrf), ("status", "inactive")]).status == 303)
-            #expect(try await h.runtime.installations.find(tenantID: "TA")?.status == .inactive)
+            #expect(try await h.stores.installations.find(tenantID: "TA")?.status == .inactive)
             #expect(try await browser.post("/dashboard/tenants/TA/status", [("csrf_token", csrf), ("status", "active")]).status == 303)
-            #expect(try await h.runtime.installations.find(tenantID: "TA")?.status == .active)
-            let actions = try await h.runtime.auditLog.recent(tenantID: "TA").map(\.action)
+            #expect(try await h.stores.installations.find(tenantID: "TA")?.status == .active)
+            let actions = try await h.stores.auditLog.recent(tenantID: "TA").map(\.action)
             #expect(actions.contains("deactivated") && actions.contains("reactivated"))
 
             // Emptying the fields goes back to the deployment's defaults.
             _ = try await browser.post("/dashboard/tenants/TA/settings", [("csrf_token", csrf), ("model", ""), ("system_prompt", ""), ("rate_limit", "")])
-            #expect(try await h.runtime.installations.find(tenantID: "TA")?.settings == TenantSettings())
+            #expect(try await h.stores.installations.find(tenantID: "TA")?.settings == TenantSettings())
         }
     }
 
@@ -212,15 +212,15 @@ struct DashboardTests {
             #expect(change.status == 403)
             let deactivate = try await admin.post("/dashboard/tenants/TB/status", [("csrf_token", csrf), ("status", "inactive")])
             #expect(deactivate.status == 403)
-            let b = try #require(try await h.runtime.installations.find(tenantID: "TB"))
+            let b = try #require(try await h.stores.installations.find(tenantID: "TB"))
             #expect(b.settings == TenantSettings() && b.status == .active)
 
             // Their own workspace they can change; the audit entry names them.
             let own = try await admin.post("/dashboard/tenants/TA/settings", [("csrf_token", csrf), ("model", "gpt-4o-mini"), ("tenant", "TB")])
             #expect(own.status == 303)
-            #expect(try await h.runtime.installations.find(tenantID: "TA")?.settings.model == "gpt-4o-mini")
-            #expect(try await h.runtime.installations.find(tenantID: "TB")?.settings.model == nil)
-            #expect(try await h.runtime.auditLog.recent(tenantID: "TA", action: "settings_changed").first?.actor == "slack:UA1")
+            #expect(try await h.stores.installations.find(tenantID: "TA")?.settings.model == "gpt-4o-mini")
+            #expect(try await h.stores.installations.find(tenantID: "TB")?.settings.model == nil)
+            #expect(try await h.stores.auditLog.recent(tenantID: "TA", action: "settings_changed").first?.actor == "slack:UA1")
         }
     }
 

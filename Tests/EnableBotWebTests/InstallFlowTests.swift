@@ -41,18 +41,18 @@ struct InstallFlowTests {
             #expect(browser.cookies["eb_install_state"] == nil)
             WebChecks.expectSecurityHeaders(done)
 
-            let installation = try #require(try await h.runtime.installations.find(tenantID: "T1ACME"))
+            let installation = try #require(try await h.stores.installations.find(tenantID: "T1ACME"))
             #expect(installation.teamName == "Acme")
             #expect(installation.botID == "BBOTT1ACME")
             #expect(installation.installerUserID == "UINSTALL1")
             #expect(installation.status == .active)
             #expect(!installation.isEnterpriseInstall)
-            let tokens = try #require(try await h.runtime.installations.tokens(tenantID: "T1ACME"))
+            let tokens = try #require(try await h.stores.installations.tokens(tenantID: "T1ACME"))
             #expect(tokens.botToken?.hasPrefix("xoxb-fake-") == true)
             #expect(tokens.userToken?.hasPrefix("xoxp-fake-") == true)
             #expect(tokens.refreshToken?.hasPrefix("xoxe-1-fake-") == true)
             #expect(tokens.expiresAt.map { abs($0.timeIntervalSince(h.clock.now) - 43_200) < 2 } == true)
-            let audit = try await h.runtime.auditLog.recent(tenantID: "T1ACME")
+            let audit = try await h.stores.auditLog.recent(tenantID: "T1ACME")
             #expect(audit.first?.action == "install")
             #expect(audit.first?.actor == "slack:UINSTALL1")
             try await WebChecks.expectNoPlaintextTokens(h)
@@ -179,8 +179,8 @@ struct InstallFlowTests {
             #expect(statuses.filter { $0 == 200 }.count == 1)
             #expect(statuses.filter { $0 == 409 }.count == 15)
             #expect(h.slack.calls("oauth.v2.access").count == 1)
-            #expect(try await h.runtime.installations.all().count == 1)
-            #expect(try await h.runtime.auditLog.recent(action: "install").count == 1)
+            #expect(try await h.stores.installations.all().count == 1)
+            #expect(try await h.stores.auditLog.recent(action: "install").count == 1)
         }
     }
 
@@ -229,24 +229,24 @@ struct InstallFlowTests {
         try await withWebHarness(kind) { h in
             let browser = h.browser()
             try await WebChecks.install(h, browser, Self.acme)
-            let firstToken = try await h.runtime.installations.tokens(tenantID: "T1ACME")?.botToken
-            try await h.runtime.installations.updateSettings(tenantID: "T1ACME", settings: TenantSettings(model: "gpt-kept"))
-            try await h.runtime.installations.deactivateAndDeleteTokens(tenantID: "T1ACME")
+            let firstToken = try await h.stores.installations.tokens(tenantID: "T1ACME")?.botToken
+            try await h.stores.installations.updateSettings(tenantID: "T1ACME", settings: TenantSettings(model: "gpt-kept"))
+            try await h.stores.installations.deactivateAndDeleteTokens(tenantID: "T1ACME")
 
             h.clock.advance(by: 3600)
             var renamed = Self.acme
             renamed.teamName = "Acme Renamed"
             let page = try await WebChecks.install(h, browser, renamed)
             #expect(page.body.contains("reinstalled"))
-            let installations = try await h.runtime.installations.all()
+            let installations = try await h.stores.installations.all()
             #expect(installations.count == 1)
             let found = try #require(installations.first)
             #expect(found.status == .active)
             #expect(found.teamName == "Acme Renamed")
             #expect(found.settings.model == "gpt-kept")
-            let token = try await h.runtime.installations.tokens(tenantID: "T1ACME")?.botToken
+            let token = try await h.stores.installations.tokens(tenantID: "T1ACME")?.botToken
             #expect(token != nil && token != firstToken)
-            #expect(try await h.runtime.auditLog.recent(tenantID: "T1ACME").map(\.action).contains("reinstall"))
+            #expect(try await h.stores.auditLog.recent(tenantID: "T1ACME").map(\.action).contains("reinstall"))
             try await WebChecks.expectNoPlaintextTokens(h)
         }
     }
@@ -260,13 +260,13 @@ struct InstallFlowTests {
             let page = try await WebChecks.install(h, h.browser(), org)
             #expect(page.body.contains("Big Org"))
             #expect(page.body.contains("organisation-wide"))
-            let found = try #require(try await h.runtime.installations.find(tenantID: "E1GRID"))
+            let found = try #require(try await h.stores.installations.find(tenantID: "E1GRID"))
             #expect(found.isEnterpriseInstall)
             #expect(found.teamID == nil)
             #expect(found.enterpriseID == "E1GRID")
             #expect(found.teamName == "Big Org")
             // Events from any team of the org find it.
-            let authorized = try await h.runtime.installations.authorize(teamID: "T-IN-ORG", enterpriseID: "E1GRID", isEnterpriseInstall: false)
+            let authorized = try await h.stores.installations.authorize(teamID: "T-IN-ORG", enterpriseID: "E1GRID", isEnterpriseInstall: false)
             #expect(authorized?.tenantID == "E1GRID")
             try await WebChecks.expectNoPlaintextTokens(h)
         }

@@ -31,7 +31,6 @@ struct ServiceHealthTests {
         try await withStack { stack in
             let url = "sqlite:" + TestPaths.temporaryDirectory() + "/health.sqlite"
             let settings = try Self.settings(databaseURL: url)
-            let runtime = stack.own(try await CoreRuntime.start(settings: settings, logger: TestLog.logger)) { await $0.shutdown() }
             let check: @Sendable (any TestClientProtocol) async throws -> Void = { client in
                 try await client.execute(uri: "/health", method: .get) { response in
                     #expect(response.status == .ok)
@@ -47,9 +46,9 @@ struct ServiceHealthTests {
                 }
             }
             if service == "api" {
-                try await buildAPIApplication(runtime: runtime).test(.live, check)
+                try await buildAPIApplication(settings: settings, logger: TestLog.logger).test(.live, check)
             } else {
-                try await buildWebApplication(runtime: runtime).test(.live, check)
+                try await buildWebApplication(settings: settings, logger: TestLog.logger).test(.live, check)
             }
         }
     }
@@ -59,8 +58,7 @@ struct ServiceHealthTests {
         try await withStack { stack in
             let postgres = try stack.dedicatedPostgres()
             let settings = try Self.settings(databaseURL: postgres.url)
-            let runtime = stack.own(try await CoreRuntime.start(settings: settings, logger: TestLog.logger)) { await $0.shutdown() }
-            try await buildWebApplication(runtime: runtime).test(.live) { client in
+            try await buildWebApplication(settings: settings, logger: TestLog.logger).test(.live) { client in
                 try await client.execute(uri: "/health", method: .get) { #expect($0.status == .ok) }
                 try postgres.stopServer()
                 try await client.execute(uri: "/health", method: .get) { response in

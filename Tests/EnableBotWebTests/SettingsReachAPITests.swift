@@ -39,19 +39,19 @@ struct SettingsReachAPITests {
             try await WebChecks.install(web, browser, DashboardTests.teamA)
             try await WebChecks.operatorLogin(browser)
 
-            // The API service: its own runtime over the same database and keys, as a second process would have.
-            var settings = web.runtime.settings
+            // The API service: its own application over the same database and keys, as a second process would have.
+            var settings = web.settings
             settings.slackSigningSecret = Self.signingSecret
             settings.slackAPIBaseURL = web.slack.apiBaseURL
             settings.llmBaseURL = llm.baseURL
             settings.llmAPIKey = "sk-cross-service"
             settings.port = 0
-            let apiRuntime = try CoreRuntime(settings: settings, logger: TestLog.logger, database: web.database.database)
             var dependencies = APIDependencies()
+            dependencies.backends = Backends(database: web.database.database)
             dependencies.worker = JobWorkerConfiguration(
                 concurrency: 2, lease: 30, pollInterval: .milliseconds(50), drainTimeout: .milliseconds(300), baseBackoff: 0.1
             )
-            let app = try await buildAPIApplication(runtime: apiRuntime, dependencies: dependencies)
+            let app = try await buildAPIApplication(settings: settings, logger: TestLog.logger, dependencies: dependencies)
 
             try await app.test(.live) { client in
                 for (round, (model, prompt)) in [("gpt-4o", "Answer in French."), ("gpt-4.1-mini", "Answer like a pirate.")].enumerated() {

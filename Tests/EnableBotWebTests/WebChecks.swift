@@ -80,7 +80,7 @@ enum WebChecks {
     }
 
     static func expectNothingStored(_ h: WebTestHarness, sourceLocation: SourceLocation = #_sourceLocation) async throws {
-        #expect(try await h.runtime.installations.all().isEmpty, sourceLocation: sourceLocation)
+        #expect(try await h.stores.installations.all().isEmpty, sourceLocation: sourceLocation)
         #expect(try await h.database.database.query("SELECT * FROM audit_log").isEmpty, sourceLocation: sourceLocation)
     }
 

@@ -12,7 +12,9 @@ import TestSupport
 /// the fake Slack, the HTTP client and the database when the test's body ends.
 final class WebTestHarness: Sendable {
     let database: TestDatabase
-    let runtime: CoreRuntime
+    /// The stores over the test's database, on the harness's clock.
+    let stores: Stores
+    let settings: Settings
     let slack: FakeSlack
     let clock: TestClock
     let http: CurlHTTPClient
@@ -23,9 +25,12 @@ final class WebTestHarness: Sendable {
 
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
-    private init(database: TestDatabase, runtime: CoreRuntime, slack: FakeSlack, clock: TestClock, http: CurlHTTPClient, port: Int) {
+    private init(
+        database: TestDatabase, stores: Stores, settings: Settings, slack: FakeSlack, clock: TestClock, http: CurlHTTPClient, port: Int
+    ) {
         self.database = database
-        self.runtime = runtime
+        self.stores = stores
+        self.settings = settings
         self.slack = slack
         self.clock = clock
         self.http = http
@@ -53,14 +58,15 @@ final class WebTestHarness: Sendable {
         settings.slackOIDCRedirectURI = "http://localhost:8000/auth/slack/callback"
         settings.adminPassword = password
         configure(&settings)
-        let runtime = try CoreRuntime(settings: settings, logger: TestLog.logger, database: database.database, now: clock.function)
-        try await runtime.keys.register(keyIDs: settings.encryptionKeys.map(\.id))
+        let stores = Stores(database: database.database, cipher: try TokenCipher(keys: settings.encryptionKeys), now: clock.function)
         let http = stack.http()
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        var dependencies = WebDependencies(http: http, loginAttempts: loginAttempts)
+        var dependencies = WebDependencies(
+            backends: Backends(database: database.database), http: http, now: clock.function, loginAttempts: loginAttempts
+        )
         adjust(&dependencies)
         let app = try await buildWebApplication(
-            runtime: runtime, dependencies: dependencies,
+            settings: settings, logger: TestLog.logger, dependencies: dependencies,
             onServerRunning: { channel in
                 continuation.yield(channel.localAddress?.port ?? 0)
                 continuation.finish()
@@ -80,7 +86,9 @@ final class WebTestHarness: Sendable {
             task.cancel()
             throw HarnessError.notStarted
         }
-        return WebTestHarness(database: database, runtime: runtime, slack: slack, clock: clock, http: http, port: port)
+        return WebTestHarness(
+            database: database, stores: stores, settings: settings, slack: slack, clock: clock, http: http, port: port
+        )
     }
 
     /// - Parameter headers: sent with every request (say, `X-Forwarded-For` as a proxy would add it).

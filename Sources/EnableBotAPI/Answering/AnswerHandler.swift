@@ -7,16 +7,16 @@ import Metrics
 /// an apology in the thread; failures of Slack are logged and audited; only transient storage or Slack transport
 /// errors are thrown, so the worker retries the job.
 struct AnswerHandler: Sendable {
-    let runtime: CoreRuntime
+    let stores: Stores
+    let limits: AnswerLimits
+    let logger: Logger
     let slack: SlackWebClient
     let llm: any LLMClient
     let limiter: any RateLimiter
     let tokens: BotTokenProvider
     let budget: PromptBudget
-    /// The rate limiter's clock (the runtime's by default).
+    /// The rate limiter's clock.
     let now: @Sendable () -> Date
-
-    private var logger: Logger { runtime.logger }
 
     func handle(_ job: Job) async throws {
         switch job.kind {
@@ -35,11 +35,11 @@ struct AnswerHandler: Sendable {
         let envelope = try? SlackEventEnvelope(json: job.payload)
         guard let event = envelope?.event, let eventID = envelope?.eventID,
               let answerJob = AnswerJob(eventID: eventID, tenantID: job.tenantID, event: event) else {
-            try await runtime.jobs.saveProgress(job.id, kind: JobKind.legacyEvent, payload: "{}")
+            try await stores.jobs.saveProgress(job.id, kind: JobKind.legacyEvent, payload: "{}")
             logger.error("stored event cannot be answered; dropping it", metadata: ["job_id": "\(job.id)"])
             return nil
         }
-        try await runtime.jobs.saveProgress(job.id, kind: JobKind.answer, payload: answerJob.jsonPayload)
+        try await stores.jobs.saveProgress(job.id, kind: JobKind.answer, payload: answerJob.jsonPayload)
         return answerJob
     }
 
@@ -48,7 +48,7 @@ struct AnswerHandler: Sendable {
         log[metadataKey: "tenant_id"] = "\(job.tenantID)"
         log[metadataKey: "user_id"] = "\(job.userID)"
         log[metadataKey: "event_id"] = "\(job.eventID)"
-        guard let installation = try await runtime.installations.find(tenantID: job.tenantID),
+        guard let installation = try await stores.installations.find(tenantID: job.tenantID),
               installation.status == .active else {
             Counter(label: "slack_events_ignored_total", dimensions: [("reason", "inactive_team")]).increment()
             log.info("tenant inactive or gone; not answering")
@@ -62,16 +62,16 @@ struct AnswerHandler: Sendable {
                                       installation: installation, log: log)
             return
         }
-        try await runtime.usage.increment(tenantID: job.tenantID, .events)
+        try await stores.usage.increment(tenantID: job.tenantID, .events)
 
         // Limits first: an event over the limit costs no model call.
-        let tenantLimit = installation.settings.effectiveRateLimit(default: runtime.settings.rateLimitPerTenant)
+        let tenantLimit = installation.settings.effectiveRateLimit(default: limits.perTenant)
         let decision = try await limiter.admit(
-            [RateLimitKey("tenant:\(job.tenantID)", tenantLimit), RateLimitKey("global", runtime.settings.rateLimitGlobal)],
+            [RateLimitKey("tenant:\(job.tenantID)", tenantLimit), RateLimitKey("global", limits.global)],
             at: now()
         )
         if case .limited(let key, let retryAfter) = decision {
-            try await rateLimited(job, key: key, retryAfter: retryAfter, spec: key == "global" ? runtime.settings.rateLimitGlobal : tenantLimit, log: log)
+            try await rateLimited(job, key: key, retryAfter: retryAfter, spec: key == "global" ? limits.global : tenantLimit, log: log)
             return
         }
 
@@ -81,13 +81,13 @@ struct AnswerHandler: Sendable {
             text = Prompt.emptyQuestion
         } else {
             let history = try await job.memoryThreadTS.asyncMap { thread in
-                try await runtime.chatMemory.recent(
+                try await stores.chatMemory.recent(
                     tenantID: job.tenantID, channelID: job.channelID, threadTS: thread,
                     maxTurns: budget.maxTurns, maxCharacters: budget.maxHistoryCharacters
                 )
             } ?? []
             let request = LLMRequest(
-                model: installation.settings.model ?? runtime.settings.llmModel,
+                model: installation.settings.model ?? limits.defaultModel,
                 messages: Prompt.messages(systemPrompt: installation.settings.systemPrompt, history: history, question: question)
             )
             let start = ContinuousClock.now
@@ -96,7 +96,7 @@ struct AnswerHandler: Sendable {
                 let elapsed = ContinuousClock.now - start
                 Timer(label: "llm_call_duration_seconds").recordNanoseconds(elapsed.milliseconds * 1_000_000)
                 Counter(label: "llm_calls_total", dimensions: [("outcome", "ok")]).increment()
-                try await runtime.usage.increment(tenantID: job.tenantID, .llmCalls)
+                try await stores.usage.increment(tenantID: job.tenantID, .llmCalls)
                 log.info("model answered", metadata: ["duration_ms": "\(elapsed.milliseconds)", "model": "\(request.model)"])
                 text = job.command == nil ? answer : "<@\(job.userID)> asked: \(question)\n\n\(answer)"
                 remember = true
@@ -105,7 +105,7 @@ struct AnswerHandler: Sendable {
             } catch {
                 if Task.isCancelled { throw CancellationError() }
                 Counter(label: "llm_calls_total", dimensions: [("outcome", "error")]).increment()
-                try? await runtime.usage.increment(tenantID: job.tenantID, .errors)
+                try? await stores.usage.increment(tenantID: job.tenantID, .errors)
                 log.warning("model gave no answer; apologizing", metadata: ["error": "\(error)"])
                 text = Prompt.apology
             }
@@ -116,7 +116,7 @@ struct AnswerHandler: Sendable {
         var decided = job
         decided.reply = text
         decided.remembersReply = remember
-        try await runtime.jobs.saveProgress(jobID, kind: JobKind.answer, payload: decided.jsonPayload)
+        try await stores.jobs.saveProgress(jobID, kind: JobKind.answer, payload: decided.jsonPayload)
         try await postAndRemember(job, question: question, text: text, remember: remember, installation: installation, log: log)
     }
 
@@ -125,9 +125,9 @@ struct AnswerHandler: Sendable {
     ) async throws {
         guard try await post(job, text: text, installation: installation, log: log) else { return }
         if remember, let thread = job.memoryThreadTS {
-            try await runtime.chatMemory.append(
+            try await stores.chatMemory.append(
                 tenantID: job.tenantID, channelID: job.channelID, threadTS: thread, turn: ChatTurn(role: .user, content: question))
-            try await runtime.chatMemory.append(
+            try await stores.chatMemory.append(
                 tenantID: job.tenantID, channelID: job.channelID, threadTS: thread, turn: ChatTurn(role: .assistant, content: text))
         }
     }
@@ -135,8 +135,8 @@ struct AnswerHandler: Sendable {
     private func rateLimited(_ job: AnswerJob, key: String, retryAfter: TimeInterval, spec: RateLimitSpec, log: Logger) async throws {
         let scope = key == "global" ? "global" : "tenant"
         Counter(label: "rate_limited_total", dimensions: [("scope", scope)]).increment()
-        try await runtime.usage.increment(tenantID: job.tenantID, .rateLimited)
-        try await runtime.auditLog.record(
+        try await stores.usage.increment(tenantID: job.tenantID, .rateLimited)
+        try await stores.auditLog.record(
             tenantID: job.tenantID, actor: "system", action: "rate_limited",
             detail: "\(scope) limit \(spec) reached; event \(job.eventID) from \(job.userID) not sent to the model"
         )
@@ -167,7 +167,7 @@ struct AnswerHandler: Sendable {
             return false
         } catch let error as BotTokenUnavailable {
             log.error("cannot reply: \(error.reason)")
-            try? await runtime.auditLog.record(tenantID: job.tenantID, actor: "system", action: "slack_error", detail: error.reason)
+            try? await stores.auditLog.record(tenantID: job.tenantID, actor: "system", action: "slack_error", detail: error.reason)
             return false
         }
     }
@@ -176,14 +176,14 @@ struct AnswerHandler: Sendable {
     private func slackFailed(_ error: SlackAPIError, tenantID: String, log: Logger) async throws {
         Counter(label: "slack_api_errors_total", dimensions: [("method", error.method), ("code", error.code)]).increment()
         log.error("Slack refused the call", metadata: ["slack_method": "\(error.method)", "slack_error": "\(error.code)"])
-        try? await runtime.usage.increment(tenantID: tenantID, .errors)
-        try await runtime.installations.recordError(tenantID: tenantID, error: "\(error.method): \(error.code)")
-        try await runtime.auditLog.record(
+        try? await stores.usage.increment(tenantID: tenantID, .errors)
+        try await stores.installations.recordError(tenantID: tenantID, error: "\(error.method): \(error.code)")
+        try await stores.auditLog.record(
             tenantID: tenantID, actor: "system", action: "slack_error", detail: "\(error.method): \(error.code)"
         )
         if error.revokesInstallation {
-            try await runtime.installations.setStatus(tenantID: tenantID, status: .inactive)
-            try await runtime.auditLog.record(
+            try await stores.installations.setStatus(tenantID: tenantID, status: .inactive)
+            try await stores.auditLog.record(
                 tenantID: tenantID, actor: "system", action: "installation_deactivated", detail: "Slack answered \(error.code)"
             )
             log.warning("installation marked inactive", metadata: ["slack_error": "\(error.code)"])
@@ -194,7 +194,7 @@ struct AnswerHandler: Sendable {
     /// tenant is answered); this records it durably, once per event. Not repeated here: the tenant may have
     /// reinstalled since.
     func recordLifecycle(_ job: LifecycleJob) async throws {
-        try await runtime.auditLog.record(tenantID: job.tenantID, actor: "slack", action: job.eventType, detail: job.detail)
+        try await stores.auditLog.record(tenantID: job.tenantID, actor: "slack", action: job.eventType, detail: job.detail)
         logger.info("installation deactivated", metadata: ["tenant_id": "\(job.tenantID)", "event_id": "\(job.eventID)", "event": "\(job.eventType)"])
     }
 }
@@ -205,5 +205,19 @@ extension Optional {
         case .some(let value): try await transform(value)
         case .none: nil
         }
+    }
+}
+
+/// The deployment's defaults an answer is held to (`RATE_LIMIT_PER_TENANT`, `RATE_LIMIT_GLOBAL`, `LLM_MODEL`); a
+/// workspace's own settings refine them.
+struct AnswerLimits: Sendable {
+    var perTenant: RateLimitSpec
+    var global: RateLimitSpec
+    var defaultModel: String
+
+    init(settings: Settings) {
+        perTenant = settings.rateLimitPerTenant
+        global = settings.rateLimitGlobal
+        defaultModel = settings.llmModel
     }
 }

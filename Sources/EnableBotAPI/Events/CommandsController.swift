@@ -8,12 +8,12 @@ import Metrics
 /// `POST /slack/commands`: `/ask <question>` is acknowledged at once with an ephemeral "Thinking…" (the HTTP
 /// answer itself), and the model's answer is posted in the channel by the worker.
 struct CommandsController: Sendable {
-    let runtime: CoreRuntime
+    let stores: Stores
+    let logger: Logger
     let gate: SlackRequestGate
     let directory: InstallationDirectory
     let signal: JobSignal
 
-    private var logger: Logger { runtime.logger }
 
     func addRoutes(to router: Router<some RequestContext>) {
         router.post("/slack/commands") { request, _ in try await self.receive(request) }
@@ -74,7 +74,7 @@ struct CommandsController: Sendable {
             eventID: eventID, tenantID: installation.tenantID, userID: command.userID, channelID: command.channelID,
             text: question, replyThreadTS: nil, memoryThreadTS: nil, command: command.command
         )
-        if try await runtime.processedEvents.claimAndEnqueue(
+        if try await stores.processedEvents.claimAndEnqueue(
             eventID: eventID, tenantID: installation.tenantID, kind: JobKind.answer, payload: job.jsonPayload
         ) != nil {
             signal.notify()

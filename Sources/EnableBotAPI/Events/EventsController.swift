@@ -10,13 +10,13 @@ import Metrics
 /// envelope, which carries the legacy verification token) in one transaction, group-committed with its
 /// neighbours, then answered 200. One log line per request.
 struct EventsController: Sendable {
-    let runtime: CoreRuntime
+    let stores: Stores
+    let logger: Logger
     let gate: SlackRequestGate
     let directory: InstallationDirectory
     let claims: ClaimBatcher
     let signal: JobSignal
 
-    private var logger: Logger { runtime.logger }
 
     func addRoutes(to router: Router<some RequestContext>) {
         router.post("/slack/events") { request, _ in try await self.receive(request) }
@@ -112,13 +112,13 @@ struct EventsController: Sendable {
         let revokesBot = event.type == "app_uninstalled" || event.tokens?.bot?.isEmpty == false || event.tokens == nil
         let detail: String
         if revokesBot {
-            try await runtime.installations.deactivateAndDeleteTokens(tenantID: tenantID)
+            try await stores.installations.deactivateAndDeleteTokens(tenantID: tenantID)
             directory.invalidate(tenantID: tenantID)
             detail = "installation inactive, tokens deleted"
         } else {
             // Only user tokens: the one we hold is the installing user's; the bot stays installed and active.
             let users = event.tokens?.oauth ?? []
-            if users.contains(installation.installerUserID), try await runtime.installations.deleteUserToken(tenantID: tenantID) {
+            if users.contains(installation.installerUserID), try await stores.installations.deleteUserToken(tenantID: tenantID) {
                 detail = "user token of \(installation.installerUserID) deleted"
             } else {
                 detail = "user tokens revoked for \(users.joined(separator: ",")); none held"

@@ -61,10 +61,10 @@ public final class FallbackRateLimiter: RateLimiter {
     }
 }
 
-extension CoreRuntime {
+extension Backends {
     /// The deployment's limiter: shared through Redis when `REDIS_URL` is set (this process's own limits while Redis
     /// fails), else this process's own.
-    public func makeRateLimiter() -> any RateLimiter {
+    public func makeRateLimiter(logger: Logger) -> any RateLimiter {
         redis.map { FallbackRateLimiter(primary: RedisRateLimiter(client: $0), logger: logger) } ?? InMemoryRateLimiter()
     }
 }

@@ -27,13 +27,13 @@ struct DashboardRoutes {
         dashboard.get("system") { request, context in try await systemPage(request, context) }
     }
 
-    private var runtime: CoreRuntime { environment.runtime }
+    private var stores: Stores { environment.stores }
 
     // MARK: - Pages
 
     func overview(_ request: Request, _ context: WebRequestContext) async throws -> Response {
         let session = try context.requireSession()
-        var installations = try await runtime.installations.all()
+        var installations = try await stores.installations.all()
         if !session.isOperator { installations = installations.filter { session.canManage(tenantID: $0.tenantID) } }
         var rows: [[String: Any]] = []
         for installation in installations { rows.append(try await summary(installation)) }
@@ -101,13 +101,13 @@ struct DashboardRoutes {
         let action = query["action"].flatMap { $0.isEmpty ? nil : $0 }
         let before = query["before"].flatMap { Int64($0) }
         let pageSize = 50
-        let entries = try await runtime.auditLog.recent(tenantID: tenantFilter, action: action, before: before, limit: pageSize)
+        let entries = try await stores.auditLog.recent(tenantID: tenantFilter, action: action, before: before, limit: pageSize)
         var values: [String: Any] = [
             "entries": entries.map(Self.auditRow),
-            "actions": try await runtime.auditLog.actions().map { ["name": $0, "selected": $0 == action] as [String: Any] },
+            "actions": try await stores.auditLog.actions().map { ["name": $0, "selected": $0 == action] as [String: Any] },
         ]
         if session.isOperator {
-            values["tenants"] = try await runtime.installations.all().map {
+            values["tenants"] = try await stores.installations.all().map {
                 ["tenantID": $0.tenantID, "teamName": $0.teamName, "selected": $0.tenantID == tenantFilter] as [String: Any]
             }
         }
@@ -124,7 +124,7 @@ struct DashboardRoutes {
         let session = try context.requireSession()
         guard session.isOperator else { throw DashboardError.forbidden }
         let settings = environment.settings
-        let health = await runtime.healthReport(service: .web)
+        let health = await environment.health.report(service: .web)
         let keys = try await keyAges().map { key -> [String: Any] in
             [
                 "keyID": key.keyID, "role": key.isActive ? "active (encrypts)" : "decrypts only",
@@ -134,10 +134,10 @@ struct DashboardRoutes {
         }
         let values: [String: Any] = [
             "keys": keys, "rotationDays": settings.keyRotationDays,
-            "databaseStatus": health.checks["database"] ?? "error", "databaseKind": runtime.database.dialect.rawValue,
+            "databaseStatus": health.checks["database"] ?? "error", "databaseKind": environment.databaseKind,
             "redisStatus": health.checks["redis"] ?? "disabled",
             "environment": settings.environment.rawValue,
-            "deadJobs": (try? await runtime.jobs.count(status: .dead)) ?? 0,
+            "deadJobs": (try? await stores.jobs.count(status: .dead)) ?? 0,
         ]
         return environment.renderer.render("system", values, chrome: environment.chrome("System", session))
     }
@@ -179,7 +179,7 @@ struct DashboardRoutes {
             }
             updated.rateLimit = validated.rateLimit
         }
-        try await runtime.installations.updateSettings(tenantID: tenantID, settings: updated)
+        try await stores.installations.updateSettings(tenantID: tenantID, settings: updated)
         await environment.audit(
             tenantID: tenantID, actor: session.actor, action: "settings_changed",
             detail: SettingsForm.describeChange(from: current, to: updated)
@@ -209,7 +209,7 @@ struct DashboardRoutes {
         }
         var target = status
         if status == .active, installation.status != .active,
-           (try? await runtime.installations.tokens(tenantID: tenantID))??.botToken == nil {
+           (try? await stores.installations.tokens(tenantID: tenantID))??.botToken == nil {
             guard installation.status == .suspended else {
                 return try await renderTenant(
                     installation, session: session,
@@ -221,7 +221,7 @@ struct DashboardRoutes {
             target = .inactive
         }
         if target != installation.status {
-            try await runtime.installations.setStatus(tenantID: tenantID, status: target)
+            try await stores.installations.setStatus(tenantID: tenantID, status: target)
             let action = switch (installation.status, target) {
             case (_, .suspended): "suspended"
             case (.suspended, _): "suspension_lifted"
@@ -256,13 +256,13 @@ struct DashboardRoutes {
     /// lookup, so a workspace admin cannot even probe which other tenants exist), 404 for none.
     private func accessible(_ tenantID: String, _ session: WebSession) async throws -> Installation {
         guard session.canManage(tenantID: tenantID) else { throw DashboardError.forbidden }
-        guard let installation = try await runtime.installations.find(tenantID: tenantID) else { throw DashboardError.notFound }
+        guard let installation = try await stores.installations.find(tenantID: tenantID) else { throw DashboardError.notFound }
         return installation
     }
 
     private func summary(_ installation: Installation) async throws -> [String: Any] {
-        let today = try await runtime.usage.today(tenantID: installation.tenantID)
-        let month = try await runtime.usage.thisMonth(tenantID: installation.tenantID)
+        let today = try await stores.usage.today(tenantID: installation.tenantID)
+        let month = try await stores.usage.thisMonth(tenantID: installation.tenantID)
         var row: [String: Any] = [
             "tenantID": installation.tenantID, "teamName": installation.teamName, "status": installation.status.rawValue,
             "orgWide": installation.isEnterpriseInstall, "installedAt": PageRenderer.date(installation.installedAt),
@@ -276,7 +276,7 @@ struct DashboardRoutes {
     }
 
     private func auditRows(tenantID: String?, action: String?, before: Int64?, limit: Int) async throws -> [[String: Any]] {
-        try await runtime.auditLog.recent(tenantID: tenantID, action: action, before: before, limit: limit).map(Self.auditRow)
+        try await stores.auditLog.recent(tenantID: tenantID, action: action, before: before, limit: limit).map(Self.auditRow)
     }
 
     static func auditRow(_ entry: AuditEntry) -> [String: Any] {
@@ -287,7 +287,7 @@ struct DashboardRoutes {
     }
 
     private func keyAges() async throws -> [KeyAge] {
-        try await runtime.keys.ages(keyIDs: environment.settings.encryptionKeys.map(\.id), rotationDays: environment.settings.keyRotationDays)
+        try await stores.keys.ages(keyIDs: environment.settings.encryptionKeys.map(\.id), rotationDays: environment.settings.keyRotationDays)
     }
 
     static func pathSegment(_ text: String) -> String {

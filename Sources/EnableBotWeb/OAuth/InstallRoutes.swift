@@ -26,7 +26,7 @@ struct InstallRoutes {
             throw DashboardError.tooManyRequests(retryAfter: retryAfter)
         }
         let settings = environment.settings
-        let state = try await environment.runtime.oauthStates.issue(purpose: Self.statePurpose)
+        let state = try await environment.stores.oauthStates.issue(purpose: Self.statePurpose)
         var params = [
             "client_id": settings.slackClientID, "scope": settings.slackScopes, "redirect_uri": settings.slackRedirectURI,
             "state": state,
@@ -44,7 +44,7 @@ struct InstallRoutes {
 
     private func completeInstall(_ request: Request) async throws -> [String: Any] {
         let settings = environment.settings
-        let check = OAuthStateCheck(states: environment.runtime.oauthStates, purpose: Self.statePurpose, flow: .install)
+        let check = OAuthStateCheck(states: environment.stores.oauthStates, purpose: Self.statePurpose, flow: .install)
         let code = try await check.claim(query: request.queryDictionary, cookie: request.cookies[CookieName.installState]?.value)
 
         let access: SlackOAuthV2Access
@@ -71,7 +71,7 @@ struct InstallRoutes {
         }
 
         let now = environment.now()
-        let existing = try await environment.runtime.installations.find(tenantID: tenantID)
+        let existing = try await environment.stores.installations.find(tenantID: tenantID)
         let teamName = (orgWide ? access.enterprise?.name : access.team?.name) ?? access.team?.name ?? tenantID
         let installer = access.authedUser?.id ?? ""
         let installation = Installation(
@@ -85,7 +85,7 @@ struct InstallRoutes {
             botToken: botToken, userToken: userToken, refreshToken: access.refreshToken,
             expiresAt: access.expiresIn.map { now.addingTimeInterval(TimeInterval($0)) }
         )
-        try await environment.runtime.installations.save(installation, tokens: tokens)
+        try await environment.stores.installations.save(installation, tokens: tokens)
         var detail = "\(teamName); scopes \(installation.scopes)"
         if orgWide { detail += "; org-wide" }
         if tokens.refreshToken != nil { detail += "; rotating tokens" }

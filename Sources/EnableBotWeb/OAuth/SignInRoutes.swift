@@ -29,7 +29,7 @@ struct SignInRoutes {
             throw DashboardError.tooManyRequests(retryAfter: retryAfter)
         }
         let settings = environment.settings
-        let state = try await environment.runtime.oauthStates.issue(purpose: Self.statePurpose)
+        let state = try await environment.stores.oauthStates.issue(purpose: Self.statePurpose)
         let params = [
             "response_type": "code", "scope": "openid profile", "client_id": settings.slackClientID,
             "state": state, "redirect_uri": settings.slackOIDCRedirectURI,
@@ -42,7 +42,7 @@ struct SignInRoutes {
 
     private func signIn(_ request: Request) async throws -> WebSession {
         let settings = environment.settings
-        let check = OAuthStateCheck(states: environment.runtime.oauthStates, purpose: Self.statePurpose, flow: .signIn)
+        let check = OAuthStateCheck(states: environment.stores.oauthStates, purpose: Self.statePurpose, flow: .signIn)
         let code = try await check.claim(query: request.queryDictionary, cookie: request.cookies[CookieName.signInState]?.value)
         let person: SlackOpenIDUserInfo
         do {
@@ -54,7 +54,7 @@ struct SignInRoutes {
         } catch {
             throw OAuthStateCheck.slackFailure(error, flow: .signIn)
         }
-        guard let installation = try await environment.runtime.installations.authorize(
+        guard let installation = try await environment.stores.installations.authorize(
             teamID: person.teamID, enterpriseID: person.enterpriseID, isEnterpriseInstall: false
         ) else { throw OAuthError.workspaceNotInstalled }
         guard try await environment.adminCheck.mayManage(installation, userID: person.userID) else {
