@@ -3,7 +3,7 @@
 set -euo pipefail
 
 build_packages=(pkg-config libpq-dev libssl-dev libcurl4-openssl-dev libhiredis-dev libsqlite3-dev)
-test_packages=(postgresql redis-server chromium chromium-driver python3-pip wrk curl)
+test_packages=(postgresql redis-server chromium chromium-driver python3-pip wrk curl nginx python3-yaml)
 
 wanted=("${build_packages[@]}")
 if [[ "${1:-}" == "--with-test-tools" ]]; then wanted+=("${test_packages[@]}"); fi

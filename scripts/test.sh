@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh --with-test-tools
+# Deployment files (compose, Kubernetes, nginx -t, Grafana metric names): fails fast, before the long build.
+scripts/check-deploy.py
 source scripts/test-services.sh
 
 export ENABLEBOT_TEST_ARTIFACTS="${ENABLEBOT_TEST_ARTIFACTS:-$PWD/test-artifacts}"
