@@ -103,12 +103,11 @@ public func buildAPIApplication(
         services.append(SQLiteCheckpointer(database: sqlite, path: sqlite.path, logger: logger))
     }
 
-    let gate = SlackRequestGate(
-        verifier: SlackSignatureVerifier(signingSecret: settings.slackSigningSecret, now: now), maxBodyBytes: settings.maxBodyBytes
-    )
-    let directory = InstallationDirectory(store: stores.installations)
-    let router = Router()
-    // The Slack routes write one line per request themselves, with event, tenant and outcome.
+    let verifier = SlackSignatureVerifier(signingSecret: settings.slackSigningSecret, now: now)
+    let authorizer = InstallationAuthorizer(store: stores.installations)
+    let claims = ClaimBatcher(events: stores.processedEvents)
+    let router = Router(context: SlackRequestContext.self)
+    // The Slack routes write one line per request themselves (`LogSlackRequest`), with event, tenant and outcome.
     router.add(middleware: RequestLogMiddleware(
         logger: logger, quietPaths: ["/health", "/metrics", "/slack/events", "/slack/commands"]))
     router.add(middleware: APIErrorMiddleware(logger: logger))
@@ -116,14 +115,16 @@ public func buildAPIApplication(
         to: router, health: HealthCheck(backends: backends, keys: stores.keys, settings: settings, logger: logger), service: .api,
         logger: logger
     )
-    let claims = ClaimBatcher(events: stores.processedEvents)
-    EventsController(stores: stores, logger: logger, gate: gate, directory: directory, claims: claims, signal: signal).addRoutes(to: router)
-    CommandsController(stores: stores, logger: logger, gate: gate, directory: directory, signal: signal).addRoutes(to: router)
+    SlackPipeline.add(
+        to: router, verifier: verifier, maxBodyBytes: settings.maxBodyBytes, authorizer: authorizer,
+        events: EventsHandler(stores: stores, authorizer: authorizer, claims: claims, signal: signal),
+        commands: CommandsHandler(claims: claims, signal: signal), logger: logger
+    )
     if dependencies.benchRoute, !settings.isProduction {
-        // The benchmark's reference: the same server and middleware, none of the event work.
+        // The benchmark's reference: the same server and middleware, none of the Slack pipeline.
         router.post("/bench/bare") { request, _ -> Response in
             var request = request
-            _ = try await gate.rawBody(&request)
+            _ = try await request.collectBody(limit: settings.maxBodyBytes)
             return Response(status: .ok)
         }
     }

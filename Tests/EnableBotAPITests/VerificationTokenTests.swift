@@ -40,7 +40,7 @@ struct VerificationTokenTests {
             #expect(try await harness.stores.jobs.count(status: .queued) == 1)
             #expect(try await Self.rowsContaining(Self.legacyToken, in: harness.database) == [])
             let job = try #require(try await harness.database.database.queryFirst("SELECT kind, payload FROM jobs"))
-            #expect(try job.string("kind") == JobKind.answer)
+            #expect(try job.string("kind") == BotJob.Kind.answer.rawValue)
             #expect(try JobPayload.decode(AnswerJob.self, try job.string("payload")) == AnswerJob(
                 eventID: "EvTOKEN", tenantID: "T1", userID: "U1", channelID: "C1", text: "<@UBOTT1> what is a sliding window?",
                 replyThreadTS: "500.1", memoryThreadTS: "500.1", command: nil))
@@ -80,21 +80,23 @@ struct VerificationTokenTests {
         }
     }
 
-    @Test("the hand-written AnswerJob JSON reads back as the same job, whatever the text holds")
+    @Test("the hand-written AnswerJob JSON reads back as the same job (and as a BotJob), whatever the text holds")
     func answerJobJSON() throws {
         let texts = [
             "", "plain", "quote \" backslash \\ slash /", "lines\n\r\t end", "\u{0}\u{1}\u{8}\u{c}\u{1f}\u{7f}",
             "emoji 🧵 and é, 漢字", "\u{2028}\u{2029}", "<@U1> `code` {\"json\": [1]}",
         ]
         for text in texts {
-            var job = AnswerJob(eventID: "Ev\(text)", tenantID: "T1", userID: "U1", channelID: "C1", text: text,
-                                replyThreadTS: nil, memoryThreadTS: "im", command: text.isEmpty ? nil : "/ask")
+            let job = AnswerJob(eventID: "Ev\(text)", tenantID: "T1", userID: "U1", channelID: "C1", text: text,
+                                replyThreadTS: text.isEmpty ? nil : "1.2", memoryThreadTS: "im", command: text.isEmpty ? nil : "/ask")
             #expect(try JobPayload.decode(AnswerJob.self, job.jsonPayload) == job)
-            job.reply = text + "!"
-            job.remembersReply = text.count % 2 == 0
-            #expect(try JobPayload.decode(AnswerJob.self, job.jsonPayload) == job)
+            #expect(try BotJob(kind: BotJob.Kind.answer.rawValue, payload: job.jsonPayload) == .answer(job))
+            #expect(try JobPayload.decode(BotJob.self, job.jsonPayload) == .answer(job))
             #expect(try JSONSerialization.jsonObject(with: Data(job.jsonPayload.utf8)) is [String: Any])
         }
+        let lifecycle = BotJob.lifecycle(LifecycleJob(eventID: "Ev1", tenantID: "T1", eventType: "app_uninstalled", detail: "gone"))
+        #expect(try BotJob(kind: lifecycle.kind.rawValue, payload: lifecycle.payload) == lifecycle)
+        #expect(throws: (any Error).self) { try BotJob(kind: "slack.mystery", payload: "{}") }
     }
 }
 

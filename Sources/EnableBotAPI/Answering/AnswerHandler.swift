@@ -19,12 +19,21 @@ struct AnswerHandler: Sendable {
     let now: @Sendable () -> Date
 
     func handle(_ job: Job) async throws {
-        switch job.kind {
-        case JobKind.answer: try await answer(try JobPayload.decode(AnswerJob.self, job.payload), jobID: job.id)
-        case JobKind.lifecycle: try await recordLifecycle(try JobPayload.decode(LifecycleJob.self, job.payload))
-        case JobKind.legacyEvent:
-            if let answerJob = try await convertLegacyEvent(job) { try await answer(answerJob, jobID: job.id) }
-        default: logger.error("unknown job kind; dropping it", metadata: ["job_kind": "\(job.kind)", "job_id": "\(job.id)"])
+        let work: BotJob
+        if job.kind == BotJob.Kind.legacyEvent.rawValue {
+            guard let converted = try await convertLegacyEvent(job) else { return }
+            work = .answer(converted)
+        } else {
+            do {
+                work = try BotJob(kind: job.kind, payload: job.payload)
+            } catch {
+                logger.error("unreadable job; dropping it", metadata: ["job_kind": "\(job.kind)", "job_id": "\(job.id)", "error": "\(error)"])
+                return
+            }
+        }
+        switch work {
+        case .answer(let answerJob): try await answer(answerJob, job: job)
+        case .lifecycle(let lifecycleJob): try await recordLifecycle(lifecycleJob)
         }
     }
 
@@ -35,15 +44,15 @@ struct AnswerHandler: Sendable {
         let envelope = try? SlackEventEnvelope(json: job.payload)
         guard let event = envelope?.event, let eventID = envelope?.eventID,
               let answerJob = AnswerJob(eventID: eventID, tenantID: job.tenantID, event: event) else {
-            try await stores.jobs.saveProgress(job.id, kind: JobKind.legacyEvent, payload: "{}")
+            try await stores.jobs.rewrite(job.id, kind: BotJob.Kind.legacyEvent.rawValue, payload: "{}")
             logger.error("stored event cannot be answered; dropping it", metadata: ["job_id": "\(job.id)"])
             return nil
         }
-        try await stores.jobs.saveProgress(job.id, kind: JobKind.answer, payload: answerJob.jsonPayload)
+        try await stores.jobs.rewrite(job.id, kind: BotJob.Kind.answer.rawValue, payload: answerJob.jsonPayload)
         return answerJob
     }
 
-    func answer(_ job: AnswerJob, jobID: Int64) async throws {
+    func answer(_ job: AnswerJob, job stored: Job) async throws {
         var log = logger
         log[metadataKey: "tenant_id"] = "\(job.tenantID)"
         log[metadataKey: "user_id"] = "\(job.userID)"
@@ -55,11 +64,12 @@ struct AnswerHandler: Sendable {
             return
         }
         let question = Prompt.question(from: job.text, botUserID: installation.botUserID, limit: budget.maxMessageCharacters)
-        if let reply = job.reply {
-            // A retry after the reply was decided (the post failed): no second model call, no second admission.
-            log.info("posting the reply decided by an earlier attempt")
-            try await postAndRemember(job, question: question, text: reply, remember: job.remembersReply == true,
-                                      installation: installation, log: log)
+        if let reply = stored.reply {
+            // A retry after the reply was decided: no second model call, no second admission, and no second
+            // message if the first attempt got as far as posting it.
+            log.info("carrying on with the reply decided by an earlier attempt", metadata: ["posted": "\(stored.postedTS != nil)"])
+            try await postAndRemember(job, jobID: stored.id, question: question, text: reply, remember: stored.replyRemembered,
+                                      postedTS: stored.postedTS, installation: installation, log: log)
             return
         }
         try await stores.usage.increment(tenantID: job.tenantID, .events)
@@ -113,17 +123,20 @@ struct AnswerHandler: Sendable {
 
         // Kept with the job before posting: if the post fails, the retry sends this reply rather than paying for
         // (and possibly differing in) a second model call.
-        var decided = job
-        decided.reply = text
-        decided.remembersReply = remember
-        try await stores.jobs.saveProgress(jobID, kind: JobKind.answer, payload: decided.jsonPayload)
-        try await postAndRemember(job, question: question, text: text, remember: remember, installation: installation, log: log)
+        try await stores.jobs.saveReply(stored.id, reply: text, remembered: remember)
+        try await postAndRemember(job, jobID: stored.id, question: question, text: text, remember: remember, postedTS: nil,
+                                  installation: installation, log: log)
     }
 
     private func postAndRemember(
-        _ job: AnswerJob, question: String, text: String, remember: Bool, installation: Installation, log: Logger
+        _ job: AnswerJob, jobID: Int64, question: String, text: String, remember: Bool, postedTS: String?,
+        installation: Installation, log: Logger
     ) async throws {
-        guard try await post(job, text: text, installation: installation, log: log) else { return }
+        if postedTS == nil {
+            guard let ts = try await post(job, text: text, installation: installation, log: log) else { return }
+            // Stored before anything else can fail, so a retry from here on never posts again.
+            if let ts { try await stores.jobs.markPosted(jobID, ts: ts) }
+        }
         if remember, let thread = job.memoryThreadTS {
             try await stores.chatMemory.append(
                 tenantID: job.tenantID, channelID: job.channelID, threadTS: thread, turn: ChatTurn(role: .user, content: question))
@@ -154,21 +167,22 @@ struct AnswerHandler: Sendable {
         }
     }
 
-    /// Posts the reply. Returns false when Slack refused it (logged and audited; retrying would not help).
-    private func post(_ job: AnswerJob, text: String, installation: Installation, log: Logger) async throws -> Bool {
+    /// Posts the reply; returns its Slack `ts` (inner nil when Slack did not say). Returns nil when Slack refused it
+    /// (logged and audited; retrying would not help).
+    private func post(_ job: AnswerJob, text: String, installation: Installation, log: Logger) async throws -> String?? {
         do {
             let token = try await tokens.botToken(tenantID: job.tenantID)
-            try await slack.postMessage(channel: job.channelID, text: text, threadTS: job.replyThreadTS, token: token)
+            let posted = try await slack.postMessage(channel: job.channelID, text: text, threadTS: job.replyThreadTS, token: token)
             Counter(label: "slack_replies_total").increment()
             log.info("replied", metadata: ["channel": "\(job.channelID)"])
-            return true
+            return .some(posted.ts)
         } catch let error as SlackAPIError where !error.code.hasPrefix("http_5") {
             try await slackFailed(error, tenantID: job.tenantID, log: log)
-            return false
+            return nil
         } catch let error as BotTokenUnavailable {
             log.error("cannot reply: \(error.reason)")
             try? await stores.auditLog.record(tenantID: job.tenantID, actor: "system", action: "slack_error", detail: error.reason)
-            return false
+            return nil
         }
     }
 

@@ -1,17 +1,6 @@
 import EnableBotCore
 import Foundation
 
-/// The kinds of job the ack path stores and the worker runs.
-enum JobKind {
-    /// Answer a mention, a DM or a slash command with the model: an `AnswerJob` decided on the ack path.
-    static let answer = "slack.answer"
-    /// Written by earlier versions for mentions and DMs: Slack's whole envelope as received, including its
-    /// legacy verification `token`. No longer written; the worker turns one it finds into an `answer` job first.
-    static let legacyEvent = "slack.event"
-    /// Record an uninstall or token revocation (the tenant is already deactivated on the ack path).
-    static let lifecycle = "slack.lifecycle"
-}
-
 /// Everything needed to answer one message, stored as the job's payload so it survives a restart.
 struct AnswerJob: Codable, Sendable, Equatable {
     var eventID: String
@@ -25,24 +14,17 @@ struct AnswerJob: Codable, Sendable, Equatable {
     var memoryThreadTS: String?
     /// The slash command that asked, if any: the answer then says who asked what.
     var command: String?
-    /// The reply, once the model has given it (or the apology): a retry after a failed post sends this instead of
-    /// asking the model again.
-    var reply: String?
-    /// Whether `reply` is the model's answer, to be kept as a turn of the thread's memory once posted.
-    var remembersReply: Bool?
 
     enum CodingKeys: String, CodingKey {
         case eventID = "event_id", tenantID = "tenant_id", userID = "user_id", channelID = "channel_id", text
         case replyThreadTS = "reply_thread_ts", memoryThreadTS = "memory_thread_ts", command
-        case reply, remembersReply = "remembers_reply"
     }
 }
 
 extension AnswerJob {
-    /// Why an event gets no answer, or nil when it does.
-    static func ignoreReason(_ event: SlackEvent, installation: Installation) -> String? {
-        if event.botID != nil { return "bot_message" }
-        if let user = event.user, !installation.botUserID.isEmpty, user == installation.botUserID { return "own_message" }
+    /// Why an event (not from a bot: the pipeline's `IgnoreBotMessages` step dropped those) gets no answer, or nil
+    /// when it does.
+    static func ignoreReason(_ event: SlackEvent) -> String? {
         if event.subtype != nil { return "subtype" }
         // Channel messages that mention the bot also arrive as app_mention; answering both would answer twice.
         guard event.type == "app_mention" || event.isDirectMessage else { return "unhandled_event_type" }
@@ -70,6 +52,7 @@ extension AnswerJob {
     /// Foundation's coders (see `JSONByteReader`). `JobPayload.decode` reads it back; a test holds the two together.
     var jsonPayload: String {
         var json = JSONObjectWriter()
+        json.add("type", BotJob.Kind.answer.rawValue)
         json.add("event_id", eventID)
         json.add("tenant_id", tenantID)
         json.add("user_id", userID)
@@ -78,8 +61,6 @@ extension AnswerJob {
         json.add("reply_thread_ts", replyThreadTS)
         json.add("memory_thread_ts", memoryThreadTS)
         json.add("command", command)
-        json.add("reply", reply)
-        if let remembersReply { json.add("remembers_reply", literal: remembersReply ? "true" : "false") }
         return json.finished
     }
 }

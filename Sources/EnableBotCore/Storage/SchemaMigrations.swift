@@ -1,6 +1,6 @@
 /// The schema, as numbered migrations. Never edit a shipped migration: add the next number.
 enum SchemaMigrations {
-    static let all: [Migration] = [initialSchema, leanerEventWrites, dashboardAuthority]
+    static let all: [Migration] = [initialSchema, leanerEventWrites, dashboardAuthority, jobProgress]
 
     static let initialSchema = Migration(version: 1, name: "initial schema") { dialect in
         let id = dialect == .postgres
@@ -162,6 +162,17 @@ enum SchemaMigrations {
             )
             """,
             "CREATE INDEX revoked_sessions_expiry ON revoked_sessions (expires_at)",
+        ]
+    }
+
+    /// Issue 9: what a job has achieved lives in its own columns instead of a rewritten payload: the reply once
+    /// decided (the model's answer or the apology; whether it becomes a memory turn), and the Slack `ts` of the
+    /// message once posted.
+    static let jobProgress = Migration(version: 4, name: "job progress columns") { _ in
+        [
+            "ALTER TABLE jobs ADD COLUMN reply TEXT",
+            "ALTER TABLE jobs ADD COLUMN reply_remembered INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE jobs ADD COLUMN posted_ts TEXT",
         ]
     }
 }

@@ -16,6 +16,12 @@ public struct Job: Sendable, Equatable {
     public var maxAttempts: Int
     public var lastError: String?
     public var createdAt: Date
+    /// The reply an earlier attempt decided on (the model's answer or an apology), if any.
+    public var reply: String?
+    /// Whether `reply` is the model's answer, to be kept as a turn of the thread's memory.
+    public var replyRemembered: Bool = false
+    /// The Slack `ts` of the reply once posted: a retry never posts a second message.
+    public var postedTS: String?
 }
 
 /// A durable queue in the database. Workers lease jobs: a job whose worker died becomes claimable again when
@@ -68,7 +74,7 @@ public struct JobQueue: Sendable {
                 AND (locked_until IS NULL OR locked_until <= $1)
             ORDER BY run_at, id LIMIT $3
         ) AND (status = 'queued' AND (locked_until IS NULL OR locked_until <= $1)) IS TRUE
-        RETURNING id, kind, tenant_id, payload, attempts, max_attempts, last_error, created_at
+        RETURNING \(columns)
         """
 
     public func complete(_ id: Int64) async throws {
@@ -102,9 +108,24 @@ public struct JobQueue: Sendable {
         }
     }
 
-    /// Replaces a leased job's kind and payload with what it has achieved so far (e.g. the model's answer), so a
-    /// retry carries on from there instead of repeating it.
-    public func saveProgress(_ id: Int64, kind: String, payload: String) async throws {
+    /// Keeps the reply a job decided on, so a retry posts it instead of asking the model again.
+    public func saveReply(_ id: Int64, reply: String, remembered: Bool) async throws {
+        try await database.query(
+            "UPDATE jobs SET reply = $2, reply_remembered = $3, updated_at = $4 WHERE id = $1 AND status = 'queued'",
+            [.integer(id), .text(reply), .from(remembered), .from(now())]
+        )
+    }
+
+    /// Records the Slack `ts` of the posted reply, so a retry never posts it a second time.
+    public func markPosted(_ id: Int64, ts: String) async throws {
+        try await database.query(
+            "UPDATE jobs SET posted_ts = $2, updated_at = $3 WHERE id = $1 AND status = 'queued'",
+            [.integer(id), .text(ts), .from(now())]
+        )
+    }
+
+    /// Replaces a queued job's kind and payload: only for turning jobs written by an earlier version into today's.
+    public func rewrite(_ id: Int64, kind: String, payload: String) async throws {
         try await database.query(
             "UPDATE jobs SET kind = $2, payload = $3, updated_at = $4 WHERE id = $1 AND status = 'queued'",
             [.integer(id), .text(kind), .text(payload), .from(now())]
@@ -133,8 +154,7 @@ public struct JobQueue: Sendable {
     public func dead(limit: Int = 50) async throws -> [Job] {
         try await database.query(
             """
-            SELECT id, kind, tenant_id, payload, attempts, max_attempts, last_error, created_at FROM jobs
-            WHERE status = 'dead' ORDER BY id DESC LIMIT $1
+            SELECT \(Self.columns) FROM jobs WHERE status = 'dead' ORDER BY id DESC LIMIT $1
             """,
             [.integer(Int64(limit))]
         ).map(Self.job)
@@ -155,11 +175,15 @@ public struct JobQueue: Sendable {
         [.text(kind), .text(tenantID), .text(payload), .integer(Int64(maxAttempts)), .from(at)]
     }
 
+    static let columns = "id, kind, tenant_id, payload, attempts, max_attempts, last_error, created_at, reply, reply_remembered, posted_ts"
+
     private static func job(_ row: SQLRow) throws -> Job {
         Job(
             id: try row.int64("id"), kind: try row.string("kind"), tenantID: try row.string("tenant_id"),
             payload: try row.string("payload"), attempts: try row.int("attempts"), maxAttempts: try row.int("max_attempts"),
-            lastError: row.optionalString("last_error"), createdAt: try row.date("created_at")
+            lastError: row.optionalString("last_error"), createdAt: try row.date("created_at"),
+            reply: row.optionalString("reply"), replyRemembered: (row.optionalInt64("reply_remembered") ?? 0) != 0,
+            postedTS: row.optionalString("posted_ts")
         )
     }
 }

@@ -2,10 +2,11 @@ import EnableBotCore
 import Foundation
 import NIOConcurrencyHelpers
 
-/// Finds the installation an incoming request belongs to, with a few seconds of memory so the ack path does not
-/// read the database for every event of a busy tenant. Staleness is harmless: the worker reads the installation
-/// again before doing anything, and lifecycle events drop the entry at once.
-final class InstallationDirectory: Sendable {
+/// The pipeline's authorization step (Bolt's `authorize`): finds the installation an incoming request belongs to,
+/// with a few seconds of memory so the ack path does not read the database for every event of a busy tenant.
+/// Staleness is harmless: the worker reads the installation again before doing anything, and lifecycle events
+/// drop the entry at once.
+final class InstallationAuthorizer: Sendable {
     private struct Key: Hashable {
         var teamID: String?
         var enterpriseID: String?

@@ -20,31 +20,8 @@ struct SlackRequestError: Error, CustomStringConvertible {
     var description: String { reason }
 }
 
-/// The checks every Slack request passes before any work: body size, then the v0 signature over the raw bytes.
-struct SlackRequestGate: Sendable {
-    let verifier: SlackSignatureVerifier
-    let maxBodyBytes: Int
-
-    /// The raw body, read within `maxBodyBytes` (413) and verified (401 via `SignatureError`).
-    func verifiedBody(_ request: inout Request) async throws -> [UInt8] {
-        let body = try await rawBody(&request)
-        try verifier.verify(
-            timestamp: request.headers[.slackRequestTimestamp], signature: request.headers[.slackSignature], body: body
-        )
-        return body
-    }
-
-    func rawBody(_ request: inout Request) async throws -> [UInt8] {
-        var buffer = try await request.collectBody(limit: maxBodyBytes)
-        return buffer.readBytes(length: buffer.readableBytes) ?? []
-    }
-
-    /// Slack's `ssl_check=1` probe of a command URL: answered 200 without any handler, as Slack's Bolt does.
-    static func isSSLCheck(_ request: Request, body: [UInt8]) -> Bool {
-        guard isForm(request), body.count < 512 else { return false }
-        return FormEncoding.decode(String(decoding: body, as: UTF8.self))?["ssl_check"] == "1"
-    }
-
+/// The media type checks of the Slack routes.
+enum SlackMediaType {
     static func isForm(_ request: Request) -> Bool {
         mediaType(request) == "application/x-www-form-urlencoded"
     }
