@@ -87,16 +87,17 @@ public func buildAPIApplication(
     )
 
     let signal = JobSignal()
+    let startup = StartupGate()
     if dependencies.runsWorker {
         let worker = JobWorker(
             queue: stores.jobs,
             configuration: dependencies.worker ?? JobWorkerConfiguration(
                 concurrency: settings.maxWorkers, lease: TimeInterval(max(60, settings.llmTimeoutSeconds * 2))
             ),
-            signal: signal, logger: logger, handler: { job in try await handler.handle(job) }
+            signal: signal, logger: logger, startup: startup, handler: { job in try await handler.handle(job) }
         )
         services.append(worker)
-        services.append(TokenRefreshService(installations: stores.installations, tokens: tokens, now: now, logger: logger))
+        services.append(TokenRefreshService(installations: stores.installations, tokens: tokens, now: now, logger: logger, startup: startup))
     }
 
     if let sqlite = backends.database as? SQLiteDatabase, sqlite.path != ":memory:" {
@@ -140,6 +141,8 @@ public func buildAPIApplication(
     )
     app.beforeServerStarts {
         try await backends.prepare(keys: stores.keys, keyIDs: settings.encryptionKeys.map(\.id), logger: logger)
+        try await LegacyJobUpgrade.run(database: backends.database, jobs: stores.jobs, logger: logger)
+        startup.open()
     }
     return app
 }

@@ -20,36 +20,16 @@ struct AnswerHandler: Sendable {
 
     func handle(_ job: Job) async throws {
         let work: BotJob
-        if job.kind == BotJob.Kind.legacyEvent.rawValue {
-            guard let converted = try await convertLegacyEvent(job) else { return }
-            work = .answer(converted)
-        } else {
-            do {
-                work = try BotJob(kind: job.kind, payload: job.payload)
-            } catch {
-                logger.error("unreadable job; dropping it", metadata: ["job_kind": "\(job.kind)", "job_id": "\(job.id)", "error": "\(error)"])
-                return
-            }
+        do {
+            work = try BotJob(kind: job.kind, payload: job.payload)
+        } catch {
+            logger.error("unreadable job; dropping it", metadata: ["job_kind": "\(job.kind)", "job_id": "\(job.id)", "error": "\(error)"])
+            return
         }
         switch work {
         case .answer(let answerJob): try await answer(answerJob, job: job)
         case .lifecycle(let lifecycleJob): try await recordLifecycle(lifecycleJob)
         }
-    }
-
-    /// A job queued by an earlier version holds Slack's whole envelope, legacy verification token included: it is
-    /// rewritten as the `AnswerJob` the ack path now stores before anything else, so the token leaves the database
-    /// as soon as a worker sees the job. One that cannot be answered is emptied and dropped (nil).
-    private func convertLegacyEvent(_ job: Job) async throws -> AnswerJob? {
-        let envelope = try? SlackEventEnvelope(json: job.payload)
-        guard let event = envelope?.event, let eventID = envelope?.eventID,
-              let answerJob = AnswerJob(eventID: eventID, tenantID: job.tenantID, event: event) else {
-            try await stores.jobs.rewrite(job.id, kind: BotJob.Kind.legacyEvent.rawValue, payload: "{}")
-            logger.error("stored event cannot be answered; dropping it", metadata: ["job_id": "\(job.id)"])
-            return nil
-        }
-        try await stores.jobs.rewrite(job.id, kind: BotJob.Kind.answer.rawValue, payload: answerJob.jsonPayload)
-        return answerJob
     }
 
     func answer(_ job: AnswerJob, job stored: Job) async throws {

@@ -10,9 +10,11 @@ struct TokenRefreshService: Service {
     let tokens: BotTokenProvider
     let now: @Sendable () -> Date
     let logger: Logger
+    let startup: StartupGate
     var interval: Duration = .seconds(60)
 
     func run() async throws {
+        guard await startup.wait() else { return }
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {

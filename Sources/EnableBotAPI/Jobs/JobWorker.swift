@@ -46,6 +46,7 @@ public final class JobWorker: Service {
     private let signal: JobSignal
     private let logger: Logger
     private let handler: @Sendable (Job) async throws -> Void
+    private let startup: StartupGate
     private let state = NIOLockedValueBox(State())
 
     private struct State {
@@ -53,10 +54,12 @@ public final class JobWorker: Service {
         var stopping = false
     }
 
+    /// - Parameter startup: the worker claims nothing before it opens (the schema may not be current yet).
     public init(
         queue: JobQueue, configuration: JobWorkerConfiguration, signal: JobSignal, logger: Logger,
-        handler: @escaping @Sendable (Job) async throws -> Void
+        startup: StartupGate, handler: @escaping @Sendable (Job) async throws -> Void
     ) {
+        self.startup = startup
         self.queue = queue
         self.configuration = configuration
         self.signal = signal
@@ -68,6 +71,7 @@ public final class JobWorker: Service {
     public var runningCount: Int { state.withLockedValue { $0.running.count } }
 
     public func run() async throws {
+        guard await startup.wait() else { return }
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 group.addTask { await self.tick() }
