@@ -81,8 +81,11 @@ public func buildAPIApplication(
         clientSecret: settings.slackClientSecret, auditLog: stores.auditLog, now: now, logger: logger
     )
     let limiter: any RateLimiter = dependencies.rateLimiter ?? backends.makeRateLimiter(logger: logger)
+    let usage = UsageRecorder(counters: stores.usage, now: now, logger: logger)
+    services.append(usage)
     let handler = AnswerHandler(
         stores: stores, limits: AnswerLimits(settings: settings), logger: logger, slack: slack, llm: llm, limiter: limiter,
+        usage: usage,
         tokens: tokens, budget: dependencies.budget, now: now
     )
 
@@ -92,7 +95,7 @@ public func buildAPIApplication(
         let worker = JobWorker(
             queue: stores.jobs,
             configuration: dependencies.worker ?? JobWorkerConfiguration(
-                concurrency: settings.maxWorkers, lease: TimeInterval(max(60, settings.llmTimeoutSeconds * 2))
+                concurrency: settings.maxWorkers, perTenant: settings.maxInflightPerTenant
             ),
             signal: signal, logger: logger, startup: startup, handler: { job in try await handler.handle(job) }
         )

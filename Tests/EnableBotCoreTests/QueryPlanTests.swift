@@ -8,7 +8,7 @@ import TestSupport
     @Test func claimingJobsLooksThemUpByIDInsteadOfWalkingTheQueue() async throws {
         try await withTestDatabase(.sqlite) { test in
             let plan = try await test.database.query(
-                "EXPLAIN QUERY PLAN " + JobQueue.claimSQL, [.integer(1), .integer(2), .integer(3)]
+                "EXPLAIN QUERY PLAN " + JobQueue.claimSQLSQLite, [.integer(1), .integer(2), .integer(3), .text("t"), .text("")]
             ).map { try $0.string("detail") }
             // The outer UPDATE finds each chosen id by its key; only the subquery walks jobs_ready, and LIMIT stops it.
             #expect(plan.first?.contains("INTEGER PRIMARY KEY") == true, "\(plan)")

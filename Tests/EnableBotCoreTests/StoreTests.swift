@@ -225,7 +225,7 @@ struct StoreTests {
             var claimed = try await queue.claim(limit: 10, lease: 30)
             #expect(claimed.map(\.id) == [first, second])
             #expect(try await queue.claim(limit: 10, lease: 30).isEmpty)  // leased
-            try await queue.complete(first)
+            try await queue.complete(claimed[0])
             #expect(try await queue.fail(claimed[1], error: "model down", retryAfter: 5) == .queued)
             #expect(try await queue.claim(limit: 10, lease: 30).isEmpty)  // backing off
             clock.advance(by: 6)
@@ -234,6 +234,71 @@ struct StoreTests {
             #expect(try await queue.fail(claimed[0], error: "model down", retryAfter: 5) == .dead)
             #expect(try await queue.dead().map(\.lastError) == ["model down"])
             #expect(try await queue.count(status: .done) == 1)
+        }
+    }
+
+    @Test("jobs: a worker whose lease was taken over can neither finish, fail, renew, save nor free the job",
+          arguments: TestDatabaseKind.allCases)
+    func leaseOwnership(kind: TestDatabaseKind) async throws {
+        try await withTestDatabase(kind) { test in
+            let clock = TestClock()
+            let queue = JobQueue(database: test.database, now: clock.function)
+            try await queue.enqueue(kind: "event", tenantID: "T1", payload: "{}")
+            let slow = try #require(try await queue.claim(limit: 1, lease: 15).first)
+            clock.advance(by: 16)
+            let taker = try #require(try await queue.claim(limit: 1, lease: 15).first)
+            #expect(taker.id == slow.id && taker.leaseToken != slow.leaseToken && taker.attempts == 2)
+
+            await #expect(throws: LeaseLost.self) { try await queue.complete(slow) }
+            await #expect(throws: LeaseLost.self) { try await queue.fail(slow, error: "late", retryAfter: 0) }
+            await #expect(throws: LeaseLost.self) { try await queue.release(slow) }
+            await #expect(throws: LeaseLost.self) { try await queue.saveReply(slow, reply: "stale", remembered: true) }
+            await #expect(throws: LeaseLost.self) { try await queue.markPosted(slow, ts: "1.1") }
+            await #expect(throws: LeaseLost.self) { try await queue.finish(slow, postedTS: "1.1") { _ in } }
+            #expect(try await queue.renew([slow], lease: 15) == [slow.id])
+            // None of that touched the job: the new holder's lease and progress stand.
+            #expect(try await queue.claim(limit: 1, lease: 15).isEmpty)
+            try await queue.saveReply(taker, reply: "fresh", remembered: false)
+            #expect(try await queue.renew([taker], lease: 15).isEmpty)
+            try await queue.finish(taker, postedTS: "2.2") { _ in }
+            let row = try #require(try await test.database.queryFirst("SELECT status, reply, posted_ts FROM jobs"))
+            #expect(try row.string("status") == "done" && row.optionalString("reply") == "fresh" && row.optionalString("posted_ts") == "2.2")
+        }
+    }
+
+    @Test("jobs: the attempt limit holds at claim time; a job that kills its worker every time ends dead",
+          arguments: TestDatabaseKind.allCases)
+    func attemptLimitAtClaim(kind: TestDatabaseKind) async throws {
+        try await withTestDatabase(kind) { test in
+            let clock = TestClock()
+            let queue = JobQueue(database: test.database, now: clock.function)
+            try await queue.enqueue(kind: "event", tenantID: "T1", payload: "{}", maxAttempts: 3)
+            for attempt in 1...3 {
+                // The worker dies mid-job: nothing but the lease running out tells the queue.
+                #expect(try await queue.claim(limit: 1, lease: 15).map(\.attempts) == [attempt])
+                clock.advance(by: 16)
+            }
+            #expect(try await queue.claim(limit: 1, lease: 15).isEmpty)
+            #expect(try await queue.buryExhausted() == 1)
+            #expect(try await queue.count(status: .dead) == 1)
+            #expect(try await queue.dead().first?.lastError?.contains("gave up") == true)
+        }
+    }
+
+    @Test("jobs: a claim leaves out the tenants at their cap, oldest first among the rest", arguments: TestDatabaseKind.allCases)
+    func claimSkipsSaturatedTenants(kind: TestDatabaseKind) async throws {
+        try await withTestDatabase(kind) { test in
+            let clock = TestClock()
+            let queue = JobQueue(database: test.database, now: clock.function)
+            for index in 0..<50 { try await queue.enqueue(kind: "event", tenantID: "TBUSY", payload: "\(index)") }
+            clock.advance(by: 1)
+            let quiet = try await queue.enqueue(kind: "event", tenantID: "TQUIET", payload: "{}")
+            try await queue.enqueue(kind: "event", tenantID: "TOTHER", payload: "{}")
+            let first = try await queue.claim(limit: 5, lease: 15)
+            #expect(first.count == 5 && first.allSatisfy { $0.tenantID == "TBUSY" }, "\(first.map { "\($0.id):\($0.tenantID)" })")
+            let next = try await queue.claim(limit: 1, lease: 15, excludingTenants: ["TBUSY"])
+            #expect(next.map(\.id) == [quiet])
+            #expect(try await queue.claim(limit: 10, lease: 15, excludingTenants: ["TBUSY", "TOTHER"]).isEmpty)
         }
     }
 

@@ -13,22 +13,28 @@ struct AnswerHandler: Sendable {
     let slack: SlackWebClient
     let llm: any LLMClient
     let limiter: any RateLimiter
+    let usage: UsageRecorder
     let tokens: BotTokenProvider
     let budget: PromptBudget
     /// The rate limiter's clock.
     let now: @Sendable () -> Date
 
+    /// Does the job and finishes it (an answered one together with its memory turns, in one commit).
     func handle(_ job: Job) async throws {
         let work: BotJob
         do {
             work = try BotJob(kind: job.kind, payload: job.payload)
         } catch {
             logger.error("unreadable job; dropping it", metadata: ["job_kind": "\(job.kind)", "job_id": "\(job.id)", "error": "\(error)"])
+            try await stores.jobs.complete(job)
             return
         }
         switch work {
-        case .answer(let answerJob): try await answer(answerJob, job: job)
-        case .lifecycle(let lifecycleJob): try await recordLifecycle(lifecycleJob)
+        case .answer(let answerJob):
+            try await answer(answerJob, job: job)
+        case .lifecycle(let lifecycleJob):
+            try await recordLifecycle(lifecycleJob)
+            try await stores.jobs.complete(job)
         }
     }
 
@@ -41,18 +47,24 @@ struct AnswerHandler: Sendable {
               installation.status == .active else {
             Counter(label: "slack_events_ignored_total", dimensions: [("reason", "inactive_team")]).increment()
             log.info("tenant inactive or gone; not answering")
+            try await stores.jobs.complete(stored)
             return
         }
         let question = Prompt.question(from: job.text, botUserID: installation.botUserID, limit: budget.maxMessageCharacters)
         if let reply = stored.reply {
             // A retry after the reply was decided: no second model call, no second admission, and no second
             // message if the first attempt got as far as posting it.
+            if stored.postedTS == nil, stored.lastError == nil {
+                // The attempt before ended without a word (its process died or its lease was taken over) after the
+                // reply was decided: it may have posted it just before. Slack cannot be asked which, so count it.
+                Counter(label: "reply_reposts_uncertain_total").increment()
+            }
             log.info("carrying on with the reply decided by an earlier attempt", metadata: ["posted": "\(stored.postedTS != nil)"])
-            try await postAndRemember(job, jobID: stored.id, question: question, text: reply, remember: stored.replyRemembered,
-                                      postedTS: stored.postedTS, installation: installation, log: log)
+            try await postAndFinish(job, stored: stored, question: question, text: reply, remember: stored.replyRemembered,
+                                    installation: installation, log: log)
             return
         }
-        try await stores.usage.increment(tenantID: job.tenantID, .events)
+        usage.record(tenantID: job.tenantID, .events)
 
         // Limits first: an event over the limit costs no model call.
         let tenantLimit = installation.settings.effectiveRateLimit(default: limits.perTenant)
@@ -62,6 +74,7 @@ struct AnswerHandler: Sendable {
         )
         if case .limited(let key, let retryAfter) = decision {
             try await rateLimited(job, key: key, retryAfter: retryAfter, spec: key == "global" ? limits.global : tenantLimit, log: log)
+            try await stores.jobs.complete(stored)
             return
         }
 
@@ -86,7 +99,7 @@ struct AnswerHandler: Sendable {
                 let elapsed = ContinuousClock.now - start
                 Timer(label: "llm_call_duration_seconds").recordNanoseconds(elapsed.milliseconds * 1_000_000)
                 Counter(label: "llm_calls_total", dimensions: [("outcome", "ok")]).increment()
-                try await stores.usage.increment(tenantID: job.tenantID, .llmCalls)
+                usage.record(tenantID: job.tenantID, .llmCalls)
                 log.info("model answered", metadata: ["duration_ms": "\(elapsed.milliseconds)", "model": "\(request.model)"])
                 text = job.command == nil ? answer : "<@\(job.userID)> asked: \(question)\n\n\(answer)"
                 remember = true
@@ -95,7 +108,7 @@ struct AnswerHandler: Sendable {
             } catch {
                 if Task.isCancelled { throw CancellationError() }
                 Counter(label: "llm_calls_total", dimensions: [("outcome", "error")]).increment()
-                try? await stores.usage.increment(tenantID: job.tenantID, .errors)
+                usage.record(tenantID: job.tenantID, .errors)
                 log.warning("model gave no answer; apologizing", metadata: ["error": "\(error)"])
                 text = Prompt.apology
             }
@@ -103,32 +116,48 @@ struct AnswerHandler: Sendable {
 
         // Kept with the job before posting: if the post fails, the retry sends this reply rather than paying for
         // (and possibly differing in) a second model call.
-        try await stores.jobs.saveReply(stored.id, reply: text, remembered: remember)
-        try await postAndRemember(job, jobID: stored.id, question: question, text: text, remember: remember, postedTS: nil,
-                                  installation: installation, log: log)
+        try await stores.jobs.saveReply(stored, reply: text, remembered: remember)
+        try await postAndFinish(job, stored: stored, question: question, text: text, remember: remember,
+                                installation: installation, log: log)
     }
 
-    private func postAndRemember(
-        _ job: AnswerJob, jobID: Int64, question: String, text: String, remember: Bool, postedTS: String?,
-        installation: Installation, log: Logger
+    /// Posts the reply (unless an earlier attempt did) and finishes the job in one commit: done, the message's `ts`,
+    /// and the question and answer as two turns of the thread's memory.
+    private func postAndFinish(
+        _ job: AnswerJob, stored: Job, question: String, text: String, remember: Bool, installation: Installation, log: Logger
     ) async throws {
+        var postedTS = stored.postedTS
         if postedTS == nil {
-            guard let ts = try await post(job, text: text, installation: installation, log: log) else { return }
-            // Stored before anything else can fail, so a retry from here on never posts again.
-            if let ts { try await stores.jobs.markPosted(jobID, ts: ts) }
+            guard let posted = try await post(job, text: text, installation: installation, log: log) else {
+                try await stores.jobs.complete(stored)  // Slack refused it for good: logged and audited.
+                return
+            }
+            postedTS = posted ?? ""
         }
-        if remember, let thread = job.memoryThreadTS {
-            try await stores.chatMemory.append(
-                tenantID: job.tenantID, channelID: job.channelID, threadTS: thread, turn: ChatTurn(role: .user, content: question))
-            try await stores.chatMemory.append(
-                tenantID: job.tenantID, channelID: job.channelID, threadTS: thread, turn: ChatTurn(role: .assistant, content: text))
+        let remembered = remember ? job.memoryThreadTS : nil
+        let at = now()
+        do {
+            try await stores.jobs.finish(stored, postedTS: postedTS) { connection in
+                if let thread = remembered {
+                    try ChatMemory.appendExchange(
+                        on: connection, tenantID: job.tenantID, channelID: job.channelID, threadTS: thread,
+                        question: question, answer: text, at: at
+                    )
+                }
+            }
+        } catch let error as LeaseLost {
+            throw error
+        } catch {
+            // The message is out: whatever failed, keep its ts so that no retry posts it again.
+            if stored.postedTS == nil, let postedTS { try? await stores.jobs.markPosted(stored, ts: postedTS) }
+            throw error
         }
     }
 
     private func rateLimited(_ job: AnswerJob, key: String, retryAfter: TimeInterval, spec: RateLimitSpec, log: Logger) async throws {
         let scope = key == "global" ? "global" : "tenant"
         Counter(label: "rate_limited_total", dimensions: [("scope", scope)]).increment()
-        try await stores.usage.increment(tenantID: job.tenantID, .rateLimited)
+        usage.record(tenantID: job.tenantID, .rateLimited)
         try await stores.auditLog.record(
             tenantID: job.tenantID, actor: "system", action: "rate_limited",
             detail: "\(scope) limit \(spec) reached; event \(job.eventID) from \(job.userID) not sent to the model"
@@ -170,7 +199,7 @@ struct AnswerHandler: Sendable {
     private func slackFailed(_ error: SlackAPIError, tenantID: String, log: Logger) async throws {
         Counter(label: "slack_api_errors_total", dimensions: [("method", error.method), ("code", error.code)]).increment()
         log.error("Slack refused the call", metadata: ["slack_method": "\(error.method)", "slack_error": "\(error.code)"])
-        try? await stores.usage.increment(tenantID: tenantID, .errors)
+        usage.record(tenantID: tenantID, .errors)
         try await stores.installations.recordError(tenantID: tenantID, error: "\(error.method): \(error.code)")
         try await stores.auditLog.record(
             tenantID: tenantID, actor: "system", action: "slack_error", detail: "\(error.method): \(error.code)"

@@ -56,7 +56,10 @@ public struct Settings: Sendable {
     /// The models a workspace admin may choose on the dashboard (`LLM_MODELS`, default: just `LLM_MODEL`).
     public var llmModels = ["gpt-4o-mini"]
     public var llmTimeoutSeconds = 30
-    public var maxWorkers = 4
+    /// Ceiling on concurrent background jobs: each mostly waits on a socket, so hundreds are cheap.
+    public var maxWorkers = 512
+    /// Jobs one workspace may hold at once; nil: a fair share of `maxWorkers` (a quarter, at least 8).
+    public var maxInflightPerTenant: Int?
     public var rateLimitPerTenant = RateLimitSpec(limit: 100, windowSeconds: 60)
     public var rateLimitGlobal = RateLimitSpec(limit: 10_000, windowSeconds: 60)
 
@@ -169,7 +172,10 @@ public struct Settings: Sendable {
                 s.warnings.append("LLM_API_KEY is not set: answers come from the built-in offline model")
             }
             s.llmTimeoutSeconds = try reader.integer("LLM_TIMEOUT_SECONDS", default: 30, in: 1...600)
-            s.maxWorkers = try reader.integer("MAX_WORKERS", default: 4, in: 1...1024)
+            s.maxWorkers = try reader.integer("MAX_WORKERS", default: 512, in: 1...10_000)
+            if reader.optional("MAX_INFLIGHT_PER_TENANT") != nil {
+                s.maxInflightPerTenant = try reader.integer("MAX_INFLIGHT_PER_TENANT", default: 0, in: 1...10_000)
+            }
             s.rateLimitGlobal = try reader.rateLimit("RATE_LIMIT_GLOBAL", default: s.rateLimitGlobal)
             // Optional here: only needed to refresh rotating tokens (oauth.v2.access with a refresh token).
             s.slackClientID = reader.string("SLACK_CLIENT_ID", default: "")

@@ -165,14 +165,15 @@ enum SchemaMigrations {
         ]
     }
 
-    /// Issue 9: what a job has achieved lives in its own columns instead of a rewritten payload: the reply once
-    /// decided (the model's answer or the apology; whether it becomes a memory turn), and the Slack `ts` of the
-    /// message once posted.
-    static let jobProgress = Migration(version: 4, name: "job progress columns") { _ in
+    /// What a job has achieved lives in its own columns instead of a rewritten payload: the reply once decided (the
+    /// model's answer or the apology; whether it becomes a memory turn) and the Slack `ts` of the message once
+    /// posted. `lease_token` names the claim that holds the job: only its holder may renew, finish or give it back.
+    static let jobProgress = Migration(version: 4, name: "job progress and lease owners") { _ in
         [
             "ALTER TABLE jobs ADD COLUMN reply TEXT",
             "ALTER TABLE jobs ADD COLUMN reply_remembered INTEGER NOT NULL DEFAULT 0",
             "ALTER TABLE jobs ADD COLUMN posted_ts TEXT",
+            "ALTER TABLE jobs ADD COLUMN lease_token TEXT",
         ]
     }
 }

@@ -37,6 +37,20 @@ public struct ChatMemory: Sendable {
         )
     }
 
+    /// A question and its answer in one statement, inside a caller's transaction (the job's completion).
+    public static func appendExchange(
+        on connection: any SQLConnection, tenantID: String, channelID: String, threadTS: String,
+        question: String, answer: String, at: Date
+    ) throws {
+        try connection.query(
+            """
+            INSERT INTO chat_memory (tenant_id, channel_id, thread_ts, role, content, created_at)
+            VALUES ($1, $2, $3, 'user', $4, $6), ($1, $2, $3, 'assistant', $5, $6)
+            """,
+            [.text(tenantID), .text(channelID), .text(threadTS), .text(question), .text(answer), .from(at)]
+        )
+    }
+
     /// The latest turns, oldest first, at most `maxTurns` and together at most `maxCharacters`.
     public func recent(tenantID: String, channelID: String, threadTS: String, maxTurns: Int, maxCharacters: Int) async throws -> [ChatTurn] {
         let rows = try await database.query(

@@ -22,6 +22,15 @@ public struct Job: Sendable, Equatable {
     public var replyRemembered: Bool = false
     /// The Slack `ts` of the reply once posted: a retry never posts a second message.
     public var postedTS: String?
+    /// The claim that holds the job's lease; every later write about the job must name it.
+    public var leaseToken: String = ""
+}
+
+/// A write about a job whose lease is no longer ours (it ran out and another worker took the job): refused, so a
+/// slow worker cannot finish, fail or free somebody else's job.
+public struct LeaseLost: Error, CustomStringConvertible {
+    public let jobID: Int64
+    public var description: String { "the lease of job \(jobID) was taken over" }
 }
 
 /// A durable queue in the database. Workers lease jobs: a job whose worker died becomes claimable again when
@@ -55,73 +64,149 @@ public struct JobQueue: Sendable {
         return try row.int64("id")
     }
 
-    /// Leases up to `limit` due jobs for `lease`. The outer WHERE repeats the conditions so that two workers
-    /// racing for the same row cannot both win (PostgreSQL rechecks them on the locked row).
-    public func claim(limit: Int, lease: TimeInterval) async throws -> [Job] {
+    /// Leases up to `limit` due jobs for `lease`, oldest first, skipping the tenants in `excludingTenants` (those at
+    /// their in-flight cap) and jobs that have used up their attempts. Every job claimed gets the same fresh lease
+    /// token. The outer WHERE repeats the conditions so that two workers racing for one row cannot both win
+    /// (PostgreSQL rechecks them on the locked row, and `SKIP LOCKED` lets replicas pass each other's locked rows
+    /// instead of queueing behind them).
+    public func claim(limit: Int, lease: TimeInterval, excludingTenants: [String] = []) async throws -> [Job] {
         let at = now()
+        let token = SecureRandom.token(byteCount: 12)
+        // The excluded tenants travel as one text value, so the statement (and SQLite's prepared-statement cache)
+        // stays the same whatever their number.
+        let excluded = excludingTenants.isEmpty ? "" : "," + excludingTenants.joined(separator: ",") + ","
+        let sql = database.dialect == .postgres ? Self.claimSQLPostgres : Self.claimSQLSQLite
         return try await database.query(
-            Self.claimSQL, [.from(at), .from(at.addingTimeInterval(lease)), .integer(Int64(limit))]
+            sql, [.from(at), .from(at.addingTimeInterval(lease)), .integer(Int64(limit)), .text(token), .text(excluded)]
         ).map(Self.job).sorted { $0.id < $1.id }
+    }
+
+    /// Due jobs, oldest first. `position` is the dialect's substring search (`instr` / `strpos`).
+    private static func claimCandidates(position: String) -> String {
+        """
+        SELECT id FROM jobs WHERE status = 'queued' AND run_at <= $1
+            AND (locked_until IS NULL OR locked_until <= $1) AND attempts < max_attempts
+            AND ($5 = '' OR \(position)($5, ',' || tenant_id || ',') = 0)
+        ORDER BY run_at, id LIMIT $3
+        """
     }
 
     /// The recheck is written `(…) IS TRUE` so that SQLite cannot use it to pick the `jobs_ready` index for the
     /// outer UPDATE: with a plain `status = 'queued'` it walked every queued job testing `id IN (…)` (22 ms with
     /// 200,000 queued, all of it holding the one connection the ack path writes on) instead of looking up the ids.
-    static let claimSQL = """
-        UPDATE jobs SET attempts = attempts + 1, locked_until = $2, updated_at = $1
-        WHERE id IN (
-            SELECT id FROM jobs WHERE status = 'queued' AND run_at <= $1
-                AND (locked_until IS NULL OR locked_until <= $1)
-            ORDER BY run_at, id LIMIT $3
-        ) AND (status = 'queued' AND (locked_until IS NULL OR locked_until <= $1)) IS TRUE
+    static let claimSQLSQLite = """
+        UPDATE jobs SET attempts = attempts + 1, locked_until = $2, lease_token = $4, updated_at = $1
+        WHERE id IN (\(claimCandidates(position: "instr")))
+            AND (status = 'queued' AND (locked_until IS NULL OR locked_until <= $1)) IS TRUE
         RETURNING \(columns)
         """
 
-    public func complete(_ id: Int64) async throws {
-        try await database.query(
-            "UPDATE jobs SET status = 'done', locked_until = NULL, last_error = NULL, updated_at = $2 WHERE id = $1",
-            [.integer(id), .from(now())]
-        )
+    /// A CTE, not `id IN (…)`: PostgreSQL may run an `IN` subquery again per candidate row, and with `SKIP LOCKED`
+    /// each run picks other rows, so the LIMIT no longer bounds the claim (seen: 52 claimed for a limit of 5).
+    static let claimSQLPostgres = """
+        WITH picked AS (\(claimCandidates(position: "strpos")) FOR UPDATE SKIP LOCKED)
+        UPDATE jobs SET attempts = jobs.attempts + 1, locked_until = $2, lease_token = $4, updated_at = $1
+        FROM picked WHERE jobs.id = picked.id
+        RETURNING \(columns.split(separator: ",").map { "jobs." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", "))
+        """
+
+    /// Jobs whose every attempt ended with its worker gone (a job that kills its process each time): dead, instead
+    /// of claimed again and again. Returns how many.
+    @discardableResult
+    public func buryExhausted() async throws -> Int {
+        let at = now()
+        return try await database.run(
+            """
+            UPDATE jobs SET status = 'dead', locked_until = NULL, lease_token = NULL, updated_at = $1,
+                last_error = 'gave up: every attempt ended without an answer from its worker (crash or lost lease)'
+            WHERE status = 'queued' AND attempts >= max_attempts AND locked_until IS NOT NULL AND locked_until <= $1
+            """,
+            [.from(at)]
+        ).affectedRows
+    }
+
+    /// Marks the job done; throws `LeaseLost` when the lease is no longer `job`'s.
+    public func complete(_ job: Job) async throws {
+        try expectOwned(job, try await database.run(
+            """
+            UPDATE jobs SET status = 'done', locked_until = NULL, lease_token = NULL, last_error = NULL, updated_at = $3
+            WHERE id = $1 AND lease_token = $2 AND status = 'queued'
+            """,
+            [.integer(job.id), .text(job.leaseToken), .from(now())]
+        ))
+    }
+
+    /// Finishes an answered job in one transaction: done, with the `ts` of its posted reply, and `also` (the chat
+    /// memory turns) written with it, so an answer costs one commit after the post. Throws `LeaseLost` (and writes
+    /// nothing) when the lease is no longer `job`'s.
+    public func finish(_ job: Job, postedTS: String?, also: @escaping @Sendable (any SQLConnection) throws -> Void) async throws {
+        let at = now()
+        try await database.transaction { connection in
+            let updated = try connection.run(
+                """
+                UPDATE jobs SET status = 'done', posted_ts = COALESCE($3, posted_ts), locked_until = NULL, lease_token = NULL,
+                    last_error = NULL, updated_at = $4
+                WHERE id = $1 AND lease_token = $2 AND status = 'queued'
+                """,
+                [.integer(job.id), .text(job.leaseToken), .from(postedTS), .from(at)]
+            )
+            guard updated.affectedRows == 1 else { throw LeaseLost(jobID: job.id) }
+            try also(connection)
+        }
     }
 
     /// Records a failed attempt: the job runs again after `retryAfter`, or is marked dead once out of attempts.
-    /// Returns the status it is left in.
+    /// Returns the status it is left in; throws `LeaseLost` when the lease is no longer `job`'s.
     @discardableResult
     public func fail(_ job: Job, error: String, retryAfter: TimeInterval) async throws -> Job.Status {
         let at = now()
         let status: Job.Status = job.attempts >= job.maxAttempts ? .dead : .queued
-        try await database.query(
-            "UPDATE jobs SET status = $2, run_at = $3, locked_until = NULL, last_error = $4, updated_at = $5 WHERE id = $1",
-            [.integer(job.id), .text(status.rawValue), .from(at.addingTimeInterval(retryAfter)), .text(error), .from(at)]
-        )
+        try expectOwned(job, try await database.run(
+            """
+            UPDATE jobs SET status = $3, run_at = $4, locked_until = NULL, lease_token = NULL, last_error = $5, updated_at = $6
+            WHERE id = $1 AND lease_token = $2 AND status = 'queued'
+            """,
+            [.integer(job.id), .text(job.leaseToken), .text(status.rawValue), .from(at.addingTimeInterval(retryAfter)),
+             .text(error), .from(at)]
+        ))
         return status
     }
 
-    /// Extends the leases of jobs still being worked on, so a long job is not claimed twice.
-    public func renew(_ ids: [Int64], lease: TimeInterval) async throws {
-        let at = now()
-        for id in ids {
-            try await database.query(
-                "UPDATE jobs SET locked_until = $2 WHERE id = $1 AND status = 'queued'",
-                [.integer(id), .from(at.addingTimeInterval(lease))]
-            )
+    /// Extends the leases of jobs still being worked on (the worker's heartbeat), in one transaction. Returns the
+    /// ids whose lease is no longer theirs.
+    @discardableResult
+    public func renew(_ jobs: [Job], lease: TimeInterval) async throws -> [Int64] {
+        let until = now().addingTimeInterval(lease)
+        return try await database.transaction { connection in
+            var lost: [Int64] = []
+            for job in jobs {
+                let updated = try connection.run(
+                    "UPDATE jobs SET locked_until = $3 WHERE id = $1 AND lease_token = $2 AND status = 'queued'",
+                    [.integer(job.id), .text(job.leaseToken), .from(until)]
+                )
+                if updated.affectedRows == 0 { lost.append(job.id) }
+            }
+            return lost
         }
     }
 
     /// Keeps the reply a job decided on, so a retry posts it instead of asking the model again.
-    public func saveReply(_ id: Int64, reply: String, remembered: Bool) async throws {
-        try await database.query(
-            "UPDATE jobs SET reply = $2, reply_remembered = $3, updated_at = $4 WHERE id = $1 AND status = 'queued'",
-            [.integer(id), .text(reply), .from(remembered), .from(now())]
-        )
+    public func saveReply(_ job: Job, reply: String, remembered: Bool) async throws {
+        try expectOwned(job, try await database.run(
+            """
+            UPDATE jobs SET reply = $3, reply_remembered = $4, updated_at = $5
+            WHERE id = $1 AND lease_token = $2 AND status = 'queued'
+            """,
+            [.integer(job.id), .text(job.leaseToken), .text(reply), .from(remembered), .from(now())]
+        ))
     }
 
     /// Records the Slack `ts` of the posted reply, so a retry never posts it a second time.
-    public func markPosted(_ id: Int64, ts: String) async throws {
-        try await database.query(
-            "UPDATE jobs SET posted_ts = $2, updated_at = $3 WHERE id = $1 AND status = 'queued'",
-            [.integer(id), .text(ts), .from(now())]
-        )
+    public func markPosted(_ job: Job, ts: String) async throws {
+        try expectOwned(job, try await database.run(
+            "UPDATE jobs SET posted_ts = $3, updated_at = $4 WHERE id = $1 AND lease_token = $2 AND status = 'queued'",
+            [.integer(job.id), .text(job.leaseToken), .text(ts), .from(now())]
+        ))
     }
 
     /// Replaces a queued job's kind and payload: only for turning jobs written by an earlier version into today's.
@@ -133,15 +218,19 @@ public struct JobQueue: Sendable {
     }
 
     /// Gives a leased job back untouched (its worker is stopping): claimable at once, the attempt not counted.
-    public func release(_ id: Int64) async throws {
-        try await database.query(
+    public func release(_ job: Job) async throws {
+        try expectOwned(job, try await database.run(
             """
-            UPDATE jobs SET locked_until = NULL, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
-                updated_at = $2
-            WHERE id = $1 AND status = 'queued'
+            UPDATE jobs SET locked_until = NULL, lease_token = NULL,
+                attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, updated_at = $3
+            WHERE id = $1 AND lease_token = $2 AND status = 'queued'
             """,
-            [.integer(id), .from(now())]
-        )
+            [.integer(job.id), .text(job.leaseToken), .from(now())]
+        ))
+    }
+
+    private func expectOwned(_ job: Job, _ result: SQLResult) throws {
+        guard result.affectedRows == 1 else { throw LeaseLost(jobID: job.id) }
     }
 
     public func count(status: Job.Status, tenantID: String? = nil) async throws -> Int {
@@ -175,7 +264,10 @@ public struct JobQueue: Sendable {
         [.text(kind), .text(tenantID), .text(payload), .integer(Int64(maxAttempts)), .from(at)]
     }
 
-    static let columns = "id, kind, tenant_id, payload, attempts, max_attempts, last_error, created_at, reply, reply_remembered, posted_ts"
+    static let columns = """
+        id, kind, tenant_id, payload, attempts, max_attempts, last_error, created_at, reply, reply_remembered, posted_ts,
+        lease_token
+        """
 
     private static func job(_ row: SQLRow) throws -> Job {
         Job(
@@ -183,7 +275,7 @@ public struct JobQueue: Sendable {
             payload: try row.string("payload"), attempts: try row.int("attempts"), maxAttempts: try row.int("max_attempts"),
             lastError: row.optionalString("last_error"), createdAt: try row.date("created_at"),
             reply: row.optionalString("reply"), replyRemembered: (row.optionalInt64("reply_remembered") ?? 0) != 0,
-            postedTS: row.optionalString("posted_ts")
+            postedTS: row.optionalString("posted_ts"), leaseToken: row.optionalString("lease_token") ?? ""
         )
     }
 }

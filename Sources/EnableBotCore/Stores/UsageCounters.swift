@@ -15,6 +15,17 @@ public struct Usage: Sendable, Equatable {
     }
 }
 
+/// A tenant's counters of one UTC day.
+public struct UsageKey: Sendable, Hashable {
+    public var tenantID: String
+    public var day: String
+
+    public init(tenantID: String, day: String) {
+        self.tenantID = tenantID
+        self.day = day
+    }
+}
+
 public struct UsageCounters: Sendable {
     public enum Counter: String, Sendable, CaseIterable {
         case events
@@ -40,6 +51,27 @@ public struct UsageCounters: Sendable {
             """,
             [.text(tenantID), .text(Self.day(now())), .integer(amount)]
         )
+    }
+
+    /// Adds many increments in one transaction: one upsert per tenant and day (what `UsageRecorder` flushes).
+    public func add(_ totals: [UsageKey: Usage]) async throws {
+        guard !totals.isEmpty else { return }
+        try await database.transaction { connection in
+            for (key, usage) in totals {
+                try connection.query(
+                    """
+                    INSERT INTO usage_counters (tenant_id, day, events, llm_calls, rate_limited, errors)
+                    VALUES ($1, $2, $3, $4, $5, $6)
+                    ON CONFLICT (tenant_id, day) DO UPDATE SET events = usage_counters.events + excluded.events,
+                        llm_calls = usage_counters.llm_calls + excluded.llm_calls,
+                        rate_limited = usage_counters.rate_limited + excluded.rate_limited,
+                        errors = usage_counters.errors + excluded.errors
+                    """,
+                    [.text(key.tenantID), .text(key.day), .integer(usage.events), .integer(usage.llmCalls),
+                     .integer(usage.rateLimited), .integer(usage.errors)]
+                )
+            }
+        }
     }
 
     /// Totals for days from `since` (a `yyyy-MM-dd` day) to today.
