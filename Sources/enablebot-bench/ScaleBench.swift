@@ -43,17 +43,17 @@ enum ScaleBench {
             (turns, """
                 INSERT INTO chat_memory (tenant_id, channel_id, thread_ts, role, content, created_at)
                 SELECT 'TS' || (x % \(max(1, installations))), 'C' || (x % 7), '1700000000.' || (x % 500), 'user',
-                    'a remembered turn of about eighty characters, as a short question to the model is', $1 - (x % 2) * 40 * \(day) - x
+                    'a remembered turn of about eighty characters, as a short question to the model is', CAST($1 AS BIGINT) - (x % 2) * \(40 * day) - x
                 FROM g
                 """),
             (turns / 10, """
                 INSERT INTO processed_events (event_id, tenant_id, received_at)
-                SELECT 'EvScale' || ($2 + x), 'TS' || (x % \(max(1, installations))), $1 - (x % 2) * 2 * \(day) - x FROM g
+                SELECT 'EvScale' || (CAST($2 AS BIGINT) + x), 'TS' || (x % \(max(1, installations))), CAST($1 AS BIGINT) - (x % 2) * \(2 * day) - x FROM g
                 """),
             (turns / 10, """
                 INSERT INTO jobs (kind, tenant_id, payload, status, attempts, max_attempts, run_at, created_at, updated_at)
                 SELECT 'answer', 'TS' || (x % \(max(1, installations))), '{}', 'done', 1, 5,
-                    $1 - (x % 2) * 8 * \(day) - x, $1 - (x % 2) * 8 * \(day) - x, $1 - (x % 2) * 8 * \(day) - x FROM g
+                    CAST($1 AS BIGINT) - (x % 2) * \(8 * day) - x, CAST($1 AS BIGINT) - (x % 2) * \(8 * day) - x, CAST($1 AS BIGINT) - (x % 2) * \(8 * day) - x FROM g
                 """),
         ] {
             var done = 0
@@ -62,7 +62,9 @@ enum ScaleBench {
                 let series = database.dialect == .postgres
                     ? "WITH g(x) AS (SELECT generate_series(1, \(count))) "
                     : "WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < \(count)) "
-                try await database.query(series + insert, [.integer(nowMS), .integer(Int64(done))])
+                // Only the event ids need the chunk's offset (SQLite refuses a value bound to no parameter).
+                let binds: [SQLValue] = insert.contains("$2") ? [.integer(nowMS), .integer(Int64(done))] : [.integer(nowMS)]
+                try await database.query(series + insert, binds)
                 done += count
             }
         }
