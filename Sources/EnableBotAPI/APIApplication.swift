@@ -103,6 +103,7 @@ public func buildAPIApplication(
         services.append(TokenRefreshService(installations: stores.installations, tokens: tokens, now: now, logger: logger, startup: startup))
     }
 
+    if settings.retentionIntervalMinutes > 0 { services.append(RetentionService(retention: Retention(database: backends.database, policy: settings.retention, now: now), interval: .seconds(settings.retentionIntervalMinutes * 60), logger: logger)) }
     if let sqlite = backends.database as? SQLiteDatabase, sqlite.path != ":memory:" {
         services.append(SQLiteCheckpointer(database: sqlite, path: sqlite.path, logger: logger))
     }

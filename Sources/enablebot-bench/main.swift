@@ -4,6 +4,11 @@
 //   enablebot-bench seed --tenants N
 //   enablebot-bench requests --tenants N --count M --out FILE [--prefix P]
 //   enablebot-bench load --port P --requests FILE --rate R --seconds S [--connections C] [--path /slack/events]
+//   enablebot-bench scale --installations N --turns M --backup PATH
+//
+// `scale` fills DATABASE_URL with N installations (tokens sealed as the services seal them), M chat memory turns
+// (half past retention), M/10 processed events and done jobs (half past retention), then times one retention run
+// and one `enablebot backup` (VACUUM INTO on SQLite, pg_dump when on PATH for PostgreSQL) and prints the figures.
 //
 // `load` is an open-loop load generator for latency below saturation: it sends the file's requests at a fixed
 // rate however fast the server answers, and measures each latency from the moment the request was due (so a
@@ -91,6 +96,13 @@ case "load":
     let result = OpenLoopLoad(port: port, requests: requests, rate: rate, connections: connections).run()
     print(result)
 
+case "scale":
+    try await ScaleBench.run(
+        installations: Int(option("--installations", default: "10000")) ?? 10_000,
+        turns: Int(option("--turns", default: "1000000")) ?? 1_000_000,
+        backupPath: option("--backup")
+    )
+
 default:
-    Logging.fail(service: .cli, "usage: enablebot-bench seed | requests | load (see the header of main.swift)")
+    Logging.fail(service: .cli, "usage: enablebot-bench seed | requests | load | scale (see the header of main.swift)")
 }

@@ -7,9 +7,9 @@ import Logging
 struct EnableBotCLI: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "enablebot",
-        abstract: "EnableBot administration: schema migrations, encryption keys, storage moves, tenants, retention.",
+        abstract: "EnableBot administration: schema migrations, encryption keys, storage moves, tenants, retention, backups.",
         discussion: "Reads the same settings as the services (environment, or ENV_FILE=config/.env.api).",
-        subcommands: [Migrate.self, Keys.self, Storage.self, Tenants.self, Retention.self]
+        subcommands: [Migrate.self, Keys.self, Storage.self, Tenants.self, RetentionCommand.self, Backup.self]
     )
 }
 
@@ -167,8 +167,8 @@ struct Tenants: AsyncParsableCommand {
     }
 }
 
-struct Retention: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Chat memory retention.", subcommands: [Run.self])
+struct RetentionCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "retention", abstract: "Chat memory retention.", subcommands: [Run.self])
 
     struct Run: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -185,20 +185,55 @@ struct Retention: AsyncParsableCommand {
 
         func run() async throws {
             try await CLIContext.withStores { context in
-                let now = Date()
-                let moved = try await context.stores.chatMemory.expire(olderThan: now.addingTimeInterval(-Double(memoryDays) * 86_400), archive: archiveDays > 0)
-                let purged = try await context.stores.chatMemory.purgeArchive(archivedBefore: now.addingTimeInterval(-Double(archiveDays) * 86_400))
-                // Slack retries for about an hour; a day of event ids is plenty for deduplication.
-                let events = try await context.stores.processedEvents.purge(olderThan: now.addingTimeInterval(-86_400))
-                let jobs = try await context.stores.jobs.purgeDone(olderThan: now.addingTimeInterval(-7 * 86_400))
-                let states = try await context.stores.oauthStates.purgeExpired()
+                var policy = RetentionPolicy()
+                policy.memoryDays = memoryDays
+                policy.archiveDays = archiveDays
+                // The same batched, locked run the API service does on its schedule.
+                let report = try await Retention(database: context.backends.database, policy: policy).run()
+                guard report.complete else {
+                    throw ValidationError("another instance is running retention right now; try again later")
+                }
+                let moved = report.memoryExpired
                 try await context.stores.auditLog.record(
                     tenantID: nil, actor: "cli", action: "retention.run",
-                    detail: "memory \(archiveDays > 0 ? "archived" : "deleted") \(moved), archive purged \(purged)"
+                    detail: "memory \(archiveDays > 0 ? "archived" : "deleted") \(moved), archive purged \(report.archivePurged)"
                 )
-                print("chat memory: \(moved) turns \(archiveDays > 0 ? "archived" : "deleted"), \(purged) archived turns deleted")
-                print("bookkeeping: \(events) event ids, \(jobs) finished jobs, \(states) expired OAuth states removed")
+                print("chat memory: \(moved) turns \(archiveDays > 0 ? "archived" : "deleted"), \(report.archivePurged) archived turns deleted")
+                print("bookkeeping: \(report.processedEvents) event ids, \(report.doneJobs) finished jobs, \(report.oauthStates) expired OAuth states removed")
             }
         }
+    }
+}
+
+struct Backup: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Copy the database to a new file while the services keep running.",
+        discussion: """
+            SQLite: VACUUM INTO PATH, a consistent compacted copy; restore by stopping the services and putting the file \
+            at the DATABASE_URL path. PostgreSQL: runs pg_dump --format=custom when it is on PATH (restore with \
+            pg_restore); without it, says how to back up PostgreSQL and exits non-zero.
+            """
+    )
+
+    @Option(help: "The backup file to create (refused if it exists).") var to: String
+
+    func run() async throws {
+        let settings = try CLIContext.settings()
+        let logger = CLIContext.logger(settings)
+        let database = try DatabaseFactory.open(url: settings.databaseURL, poolSize: 1, logger: logger)
+        defer { Task { await database.shutdown() } }
+        do {
+            if let sqlite = database as? SQLiteDatabase {
+                try await Migrator.migrate(sqlite, logger: logger)
+                try await DatabaseBackup.sqlite(sqlite, to: to)
+            } else if let pgDump = DatabaseBackup.executable("pg_dump") {
+                try DatabaseBackup.postgres(url: settings.databaseURL, to: to, pgDump: pgDump)
+            } else {
+                throw ValidationError("pg_dump is not on PATH. \(DatabaseBackup.postgresAdvice).")
+            }
+        } catch let error as DatabaseBackup.Failure {
+            throw ValidationError(error.description)
+        }
+        print("backup written to \(to)")
     }
 }

@@ -62,6 +62,10 @@ public struct Settings: Sendable {
     public var maxInflightPerTenant: Int?
     public var rateLimitPerTenant = RateLimitSpec(limit: 100, windowSeconds: 60)
     public var rateLimitGlobal = RateLimitSpec(limit: 10_000, windowSeconds: 60)
+    /// Minutes between the retention runs the API service does itself (`RETENTION_INTERVAL_MINUTES`; 0 turns them off).
+    public var retentionIntervalMinutes = 10
+    /// Chat memory retention (`CHAT_MEMORY_DAYS`, `CHAT_ARCHIVE_DAYS`), as `enablebot retention run` defaults it.
+    public var retention = RetentionPolicy()
 
     /// Things development mode filled in for the operator, logged once the logger exists.
     public var warnings: [String] = []
@@ -177,6 +181,9 @@ public struct Settings: Sendable {
                 s.maxInflightPerTenant = try reader.integer("MAX_INFLIGHT_PER_TENANT", default: 0, in: 1...10_000)
             }
             s.rateLimitGlobal = try reader.rateLimit("RATE_LIMIT_GLOBAL", default: s.rateLimitGlobal)
+            s.retentionIntervalMinutes = try reader.integer("RETENTION_INTERVAL_MINUTES", default: 10, in: 0...10_080)
+            s.retention.memoryDays = try reader.integer("CHAT_MEMORY_DAYS", default: 30, in: 1...36_500)
+            s.retention.archiveDays = try reader.integer("CHAT_ARCHIVE_DAYS", default: 90, in: 0...36_500)
             // Optional here: only needed to refresh rotating tokens (oauth.v2.access with a refresh token).
             s.slackClientID = reader.string("SLACK_CLIENT_ID", default: "")
             s.slackClientSecret = reader.string("SLACK_CLIENT_SECRET", default: "")

@@ -50,6 +50,9 @@ public enum Migrator {
         return appliedNow
     }
 
+    /// Every version known to this build, in order (not necessarily contiguous while branches merge).
+    public static var versions: [Int] { SchemaMigrations.all.map(\.version).sorted() }
+
     /// The highest version known to this build.
     public static var latestVersion: Int { SchemaMigrations.all.map(\.version).max() ?? 0 }
 }

@@ -1,6 +1,6 @@
 /// The schema, as numbered migrations. Never edit a shipped migration: add the next number.
 enum SchemaMigrations {
-    static let all: [Migration] = [initialSchema, leanerEventWrites, dashboardAuthority, jobProgress]
+    static let all: [Migration] = [initialSchema, leanerEventWrites, dashboardAuthority, jobProgress, scaleOut]
 
     static let initialSchema = Migration(version: 1, name: "initial schema") { dialect in
         let id = dialect == .postgres
@@ -175,5 +175,63 @@ enum SchemaMigrations {
             "ALTER TABLE jobs ADD COLUMN posted_ts TEXT",
             "ALTER TABLE jobs ADD COLUMN lease_token TEXT",
         ]
+    }
+
+    /// Issue 12: one replica refreshes a rotating token (a lease on the installation row), and on PostgreSQL chat
+    /// memory is hash-partitioned by tenant, so each thread lookup and each retention batch touches one small
+    /// partition's indexes instead of one ever-growing table.
+    static let scaleOut = Migration(version: 5, name: "token refresh lease, chat memory partitioned by tenant") { dialect in
+        var statements = [
+            // Until when one replica holds the right to refresh this tenant's rotating token (epoch ms); see
+            // `InstallationStore.claimTokenRefresh`.
+            "ALTER TABLE installations ADD COLUMN token_refresh_lease_until BIGINT",
+        ]
+        guard dialect == .postgres else { return statements }
+        let partitions = ChatMemoryPartitioning.partitions
+        statements += [
+            "ALTER TABLE chat_memory RENAME TO chat_memory_unpartitioned",
+            "ALTER INDEX chat_memory_thread RENAME TO chat_memory_unpartitioned_thread",
+            "ALTER INDEX chat_memory_created RENAME TO chat_memory_unpartitioned_created",
+            // A partitioned table cannot have an identity column before PostgreSQL 17: a sequence it owns instead.
+            "CREATE SEQUENCE chat_memory_turn_id_seq AS BIGINT",
+            """
+            CREATE TABLE chat_memory (
+                id BIGINT NOT NULL DEFAULT nextval('chat_memory_turn_id_seq'),
+                tenant_id TEXT NOT NULL,
+                channel_id TEXT NOT NULL,
+                thread_ts TEXT NOT NULL,
+                role TEXT NOT NULL,
+                content TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                PRIMARY KEY (tenant_id, id)
+            ) PARTITION BY HASH (tenant_id)
+            """,
+            "ALTER SEQUENCE chat_memory_turn_id_seq OWNED BY chat_memory.id",
+        ]
+        statements += (0..<partitions).map { remainder in
+            "CREATE TABLE \(ChatMemoryPartitioning.partitionName(remainder)) PARTITION OF chat_memory "
+                + "FOR VALUES WITH (MODULUS \(partitions), REMAINDER \(remainder))"
+        }
+        statements += [
+            // Created on the parent, so every partition gets its own copy (and any partition added later).
+            "CREATE INDEX chat_memory_thread ON chat_memory (tenant_id, channel_id, thread_ts, id)",
+            "CREATE INDEX chat_memory_created ON chat_memory (created_at)",
+            """
+            INSERT INTO chat_memory (id, tenant_id, channel_id, thread_ts, role, content, created_at)
+            SELECT id, tenant_id, channel_id, thread_ts, role, content, created_at FROM chat_memory_unpartitioned
+            """,
+            "SELECT setval('chat_memory_turn_id_seq', COALESCE((SELECT MAX(id) FROM chat_memory), 0) + 1, false)",
+            "DROP TABLE chat_memory_unpartitioned",
+        ]
+        return statements
+    }
+}
+
+/// How chat memory is split on PostgreSQL. A tenant's turns all live in one partition (its key is in every lookup).
+public enum ChatMemoryPartitioning {
+    public static let partitions = 16
+
+    public static func partitionName(_ remainder: Int) -> String {
+        "chat_memory_p" + (remainder < 10 ? "0" : "") + String(remainder)
     }
 }

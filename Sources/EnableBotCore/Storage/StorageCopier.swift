@@ -44,10 +44,11 @@ public struct StorageCopier: Sendable {
                         [.integer(Int64(batchSize)), .integer(Int64(offset))]
                     )
                     if rows.isEmpty { break }
-                    try await insert(rows, into: table, key: key)
+                    try await insert(rows, into: table, conflictKey: conflictKey(table, key: key))
                     offset += rows.count
                 }
                 if target.dialect == .postgres, Self.identityTables.contains(table) {
+                    // pg_get_serial_sequence also finds chat memory's own sequence (OWNED BY), not only identities.
                     try await target.query(
                         "SELECT setval(pg_get_serial_sequence('\(table)', 'id'), GREATEST((SELECT COALESCE(MAX(id), 0) FROM \(table)), 1))"
                     )
@@ -59,7 +60,12 @@ public struct StorageCopier: Sendable {
         return reports
     }
 
-    private func insert(_ rows: [SQLRow], into table: String, key: String) async throws {
+    /// On PostgreSQL chat memory is partitioned by tenant, and its primary key must hold the partition key.
+    private func conflictKey(_ table: String, key: String) -> String {
+        table == "chat_memory" && target.dialect == .postgres ? "tenant_id, id" : key
+    }
+
+    private func insert(_ rows: [SQLRow], into table: String, conflictKey key: String) async throws {
         try await target.transaction { connection in
             for row in rows {
                 let placeholders = (1...row.columns.count).map { "$\($0)" }.joined(separator: ", ")

@@ -51,13 +51,16 @@ public struct ChatMemory: Sendable {
         )
     }
 
+    /// Every partition (PostgreSQL) and `chat_memory_thread` answer this with one index range read backwards.
+    static let recentSQL = """
+        SELECT role, content FROM chat_memory WHERE tenant_id = $1 AND channel_id = $2 AND thread_ts = $3
+        ORDER BY id DESC LIMIT $4
+        """
+
     /// The latest turns, oldest first, at most `maxTurns` and together at most `maxCharacters`.
     public func recent(tenantID: String, channelID: String, threadTS: String, maxTurns: Int, maxCharacters: Int) async throws -> [ChatTurn] {
         let rows = try await database.query(
-            """
-            SELECT role, content FROM chat_memory WHERE tenant_id = $1 AND channel_id = $2 AND thread_ts = $3
-            ORDER BY id DESC LIMIT $4
-            """,
+            Self.recentSQL,
             [.text(tenantID), .text(channelID), .text(threadTS), .integer(Int64(max(0, maxTurns)))]
         )
         var turns: [ChatTurn] = []
@@ -71,28 +74,60 @@ public struct ChatMemory: Sendable {
         return turns.reversed()
     }
 
-    /// Moves turns older than `cutoff` into `chat_memory_archive` (or deletes them when `archive` is false).
-    /// Returns how many turns left the live table.
-    public func expire(olderThan cutoff: Date, archive: Bool) async throws -> Int {
+    /// Moves turns older than `cutoff` into `chat_memory_archive` (or deletes them when `archive` is false), in
+    /// transactions of about `batchSize` turns, so no statement holds its locks for long. Returns how many turns left
+    /// the live table.
+    public func expire(olderThan cutoff: Date, archive: Bool, batchSize: Int = Retention.defaultBatchSize) async throws -> Int {
         let at = now()
-        return try await database.transaction { connection in
-            if archive {
-                try connection.query(
-                    """
-                    INSERT INTO chat_memory_archive (id, tenant_id, channel_id, thread_ts, role, content, created_at, archived_at)
-                    SELECT id, tenant_id, channel_id, thread_ts, role, content, created_at, $2 FROM chat_memory
-                    WHERE created_at < $1
-                    ON CONFLICT (id) DO NOTHING
-                    """,
-                    [.from(cutoff), .from(at)]
-                )
+        var total = 0
+        while true {
+            let moved = try await database.transaction {
+                try Self.expireBatch(on: $0, olderThan: cutoff, archive: archive, at: at, limit: batchSize)
             }
-            return try connection.run("DELETE FROM chat_memory WHERE created_at < $1", [.from(cutoff)]).affectedRows
+            total += moved
+            if moved == 0 { return total }
         }
     }
 
-    /// Deletes archived turns archived before `cutoff`; returns how many.
-    public func purgeArchive(archivedBefore cutoff: Date) async throws -> Int {
-        try await database.run("DELETE FROM chat_memory_archive WHERE archived_at < $1", [.from(cutoff)]).affectedRows
+    /// One batch of `expire`: the oldest `limit` turns before `cutoff` (and any that share the last one's timestamp,
+    /// so a batch always makes progress), found and removed through `chat_memory_created`. Call inside a transaction.
+    static func expireBatch(on connection: any SQLConnection, olderThan cutoff: Date, archive: Bool, at: Date, limit: Int) throws -> Int {
+        let edge = try connection.query(
+            "SELECT created_at FROM chat_memory WHERE created_at < $1 ORDER BY created_at LIMIT 1 OFFSET $2",
+            [.from(cutoff), .integer(Int64(max(1, limit) - 1))]
+        ).first?.int64("created_at") ?? Int64.max
+        let range: [SQLValue] = [.from(cutoff), .integer(edge)]
+        if archive {
+            try connection.query(
+                """
+                INSERT INTO chat_memory_archive (id, tenant_id, channel_id, thread_ts, role, content, created_at, archived_at)
+                SELECT id, tenant_id, channel_id, thread_ts, role, content, created_at, $3 FROM chat_memory
+                WHERE created_at < $1 AND created_at <= $2
+                ON CONFLICT (id) DO NOTHING
+                """,
+                range + [.from(at)]
+            )
+        }
+        return try connection.run("DELETE FROM chat_memory WHERE created_at < $1 AND created_at <= $2", range).affectedRows
+    }
+
+    /// Deletes archived turns archived before `cutoff`, `batchSize` at a time; returns how many.
+    public func purgeArchive(archivedBefore cutoff: Date, batchSize: Int = Retention.defaultBatchSize) async throws -> Int {
+        var total = 0
+        while true {
+            let deleted = try await database.transaction { try Self.purgeArchiveBatch(on: $0, archivedBefore: cutoff, limit: batchSize) }
+            total += deleted
+            if deleted == 0 { return total }
+        }
+    }
+
+    static func purgeArchiveBatch(on connection: any SQLConnection, archivedBefore cutoff: Date, limit: Int) throws -> Int {
+        try connection.run(
+            """
+            DELETE FROM chat_memory_archive WHERE id IN (
+                SELECT id FROM chat_memory_archive WHERE archived_at < $1 ORDER BY archived_at LIMIT $2)
+            """,
+            [.from(cutoff), .integer(Int64(limit))]
+        ).affectedRows
     }
 }

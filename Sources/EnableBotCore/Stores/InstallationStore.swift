@@ -84,7 +84,11 @@ public struct InstallationStore: Sendable {
             """,
             [.text(tenantID)]
         ) else { return nil }
-        return InstallationTokens(
+        return try tokens(row, tenantID)
+    }
+
+    private func tokens(_ row: SQLRow, _ tenantID: String) throws -> InstallationTokens {
+        InstallationTokens(
             botToken: try open(row, tenantID, .bot),
             userToken: try open(row, tenantID, .user),
             refreshToken: try open(row, tenantID, .refresh),
@@ -92,16 +96,49 @@ public struct InstallationStore: Sendable {
         )
     }
 
-    /// Stores refreshed tokens (token rotation). A nil refresh token keeps the one stored.
+    /// Stores refreshed tokens (token rotation) and ends any refresh lease. A nil refresh token keeps the one stored.
     public func updateTokens(tenantID: String, botToken: String, refreshToken: String?, expiresAt: Date?) async throws {
         try await database.query(
             """
             UPDATE installations SET bot_token_ciphertext = $2,
-                refresh_token_ciphertext = COALESCE($3, refresh_token_ciphertext), token_expires_at = $4, updated_at = $5
+                refresh_token_ciphertext = COALESCE($3, refresh_token_ciphertext), token_expires_at = $4, updated_at = $5,
+                token_refresh_lease_until = NULL
             WHERE tenant_id = $1
             """,
             [.text(tenantID), try seal(botToken, tenantID, .bot), try seal(refreshToken, tenantID, .refresh),
              .from(expiresAt), .from(now())]
+        )
+    }
+
+    /// Asks for the right to refresh the tenant's rotating token, shared by every replica: a lease on the row taken
+    /// by one conditional UPDATE, which PostgreSQL and SQLite both apply atomically (PostgreSQL re-checks the
+    /// condition on the row a concurrent claimer just changed). A lease rather than a lock held across the Slack
+    /// call, so no database connection (SQLite has one) or write lock waits on Slack; a replica that dies holding
+    /// it delays the next refresh by at most `lease`.
+    public func claimTokenRefresh(tenantID: String, margin: TimeInterval, lease: TimeInterval) async throws -> TokenRefreshClaim {
+        let at = now()
+        let claimed = try await database.queryFirst(
+            """
+            UPDATE installations SET token_refresh_lease_until = $2
+            WHERE tenant_id = $1 AND refresh_token_ciphertext IS NOT NULL
+                AND (token_expires_at IS NULL OR token_expires_at < $3)
+                AND (token_refresh_lease_until IS NULL OR token_refresh_lease_until <= $4)
+            RETURNING bot_token_ciphertext, user_token_ciphertext, refresh_token_ciphertext, token_expires_at
+            """,
+            [.text(tenantID), .from(at.addingTimeInterval(lease)), .from(at.addingTimeInterval(margin)), .from(at)]
+        )
+        if let claimed { return .claimed(try tokens(claimed, tenantID)) }
+        // Not ours: gone, refreshed already (by another replica, or not due), or being refreshed elsewhere.
+        guard let current = try await tokens(tenantID: tenantID) else { return .missing }
+        if current.refreshToken == nil { return .fresh(current) }
+        if let expiresAt = current.expiresAt, expiresAt.timeIntervalSince(at) >= margin { return .fresh(current) }
+        return .heldElsewhere
+    }
+
+    /// Gives up a refresh lease (the refresh failed), so another job or replica may try at once.
+    public func releaseTokenRefresh(tenantID: String) async throws {
+        try await database.query(
+            "UPDATE installations SET token_refresh_lease_until = NULL WHERE tenant_id = $1", [.text(tenantID)]
         )
     }
 
@@ -246,4 +283,16 @@ public struct InstallationStore: Sendable {
             updatedAt: try row.date("updated_at")
         )
     }
+}
+
+/// What `InstallationStore.claimTokenRefresh` found.
+public enum TokenRefreshClaim: Sendable, Equatable {
+    /// This caller holds the lease: refresh with these tokens, then `updateTokens` (or `releaseTokenRefresh`).
+    case claimed(InstallationTokens)
+    /// The stored token does not need a refresh (another replica may just have stored it): use it.
+    case fresh(InstallationTokens)
+    /// Another replica holds the lease and is refreshing: wait for its token.
+    case heldElsewhere
+    /// No such installation.
+    case missing
 }

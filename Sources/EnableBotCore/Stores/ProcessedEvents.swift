@@ -76,10 +76,26 @@ public struct ProcessedEvents: Sendable {
         try await database.queryFirst("SELECT event_id FROM processed_events WHERE event_id = $1", [.text(eventID)]) != nil
     }
 
-    /// Forgets event ids older than `cutoff` (Slack stops retrying after about an hour); returns how many.
+    /// Forgets event ids older than `cutoff` (Slack stops retrying after about an hour), `batchSize` at a time so
+    /// the ack path's inserts never wait long behind the delete; returns how many.
     @discardableResult
-    public func purge(olderThan cutoff: Date) async throws -> Int {
-        try await database.run("DELETE FROM processed_events WHERE received_at < $1", [.from(cutoff)]).affectedRows
+    public func purge(olderThan cutoff: Date, batchSize: Int = Retention.defaultBatchSize) async throws -> Int {
+        var total = 0
+        while true {
+            let deleted = try await database.transaction { try Self.purgeBatch(on: $0, olderThan: cutoff, limit: batchSize) }
+            total += deleted
+            if deleted == 0 { return total }
+        }
+    }
+
+    static func purgeBatch(on connection: any SQLConnection, olderThan cutoff: Date, limit: Int) throws -> Int {
+        try connection.run(
+            """
+            DELETE FROM processed_events WHERE event_id IN (
+                SELECT event_id FROM processed_events WHERE received_at < $1 ORDER BY received_at LIMIT $2)
+            """,
+            [.from(cutoff), .integer(Int64(limit))]
+        ).affectedRows
     }
 }
 
