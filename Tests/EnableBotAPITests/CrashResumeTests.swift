@@ -1,0 +1,86 @@
+import EnableBotCore
+import Foundation
+import Testing
+import TestSupport
+
+/// A real `enablebot-api` process answering a slow fake model is killed with SIGKILL in the middle of a burst and
+/// started again: every acknowledged event is answered exactly once, and the work it held resumes as soon as its
+/// short leases run out (not after a minute).
+@Suite("Crash resume", .timeLimit(.minutes(3)))
+struct CrashResumeTests {
+    static let secret = "crash-test-signing-secret"
+
+    @Test("SIGKILL mid-burst, restart: every acknowledged event answered exactly once, resumed in seconds, not a minute",
+          arguments: TestDatabaseKind.allCases)
+    func killedMidBurst(kind: TestDatabaseKind) async throws {
+        try await withStack { stack in
+            let slack = try await stack.slack()
+            let llm = try await stack.llm()
+            llm.always(.delay(.seconds(2)))
+            let http = stack.http()
+            let directory = TestPaths.temporaryDirectory()
+            let databaseURL = kind == .sqlite ? "sqlite:\(directory)/crash.sqlite" : try await PostgresTestServer.freshSchemaURL()
+            let key = EncryptionKey.generate(id: "crash1")
+
+            // The workspace, installed as the web service would have stored it.
+            let database = try DatabaseFactory.open(url: databaseURL, poolSize: 2, logger: TestLog.logger)
+            let stores = Stores(database: database, cipher: try TokenCipher(keys: [key]))
+            try await Backends(database: database).prepare(keys: stores.keys, keyIDs: [key.id], logger: TestLog.logger)
+            try await stores.installations.save(
+                Installation(tenantID: "T1", teamID: "T1", enterpriseID: nil, teamName: "Team", botUserID: "UBOTT1",
+                             installedAt: Date(), updatedAt: Date()),
+                tokens: InstallationTokens(botToken: "xoxb-crash-test")
+            )
+            await database.shutdown()
+
+            let port = try FreePort.next()
+            let environment = [
+                "ENABLEBOT_DATA_DIR": directory, "API_PORT": "\(port)", "DATABASE_URL": databaseURL,
+                "ENCRYPTION_KEYS": "\(key.id):\(Data(key.bytes).base64EncodedString())", "SLACK_SIGNING_SECRET": Self.secret,
+                "SLACK_API_BASE_URL": slack.apiBaseURL, "LLM_BASE_URL": llm.baseURL, "LLM_API_KEY": "sk-crash",
+                "RATE_LIMIT_PER_TENANT": "100000/minute", "LOG_LEVEL": "warning",
+            ]
+            func post(_ index: Int) async throws -> Int {
+                let body = SlackRequests.mention(eventID: "EvCrash\(index)", ts: "1800000000.\(String(format: "%06d", index))")
+                let ts = String(Int(Date().timeIntervalSince1970))
+                let headers: [(name: String, value: String)] = [
+                    ("Content-Type", "application/json"), ("X-Slack-Request-Timestamp", ts),
+                    ("X-Slack-Signature", SlackSignatureVerifier.sign(secret: Self.secret, timestamp: ts, body: body)),
+                ]
+                return try await http.send(HTTPClientRequest(
+                    method: "POST", url: "http://127.0.0.1:\(port)/slack/events", headers: headers, body: body
+                )).status
+            }
+
+            let first = try ServiceProcess.start("enablebot-api", environment: environment, directory: directory)
+            stack.onExit { first.kill() }
+            _ = try await first.waitForHealth(port: port, http: http)
+            // A first wave is answered before the crash; a second is in the model's hands when the process dies.
+            for index in 0..<20 { #expect(try await post(index) == 200) }
+            _ = await slack.waitForCalls("chat.postMessage", count: 20, timeout: .seconds(20))
+            for index in 20..<60 { #expect(try await post(index) == 200) }
+            _ = await llm.waitForCalls(count: 60, timeout: .seconds(10))
+            first.signal(SIGKILL)
+            _ = try await first.waitForExit(within: .seconds(10))
+            let answeredBeforeCrash = slack.calls("chat.postMessage").count
+
+            let restart = ContinuousClock.now
+            let second = try ServiceProcess.start("enablebot-api", environment: environment, directory: directory)
+            stack.onExit { second.kill() }
+            _ = try await second.waitForHealth(port: port, http: http)
+            let replies = await slack.waitForCalls("chat.postMessage", count: 60, timeout: .seconds(60))
+            let resumed = ContinuousClock.now - restart
+            try await Task.sleep(for: .milliseconds(500))  // a late duplicate would show up now
+
+            let threads = slack.calls("chat.postMessage").compactMap { $0.fields["thread_ts"] }
+            #expect(replies.count >= 60, "answered \(replies.count) of 60; before the crash: \(answeredBeforeCrash)")
+            #expect(threads.count == 60, "duplicates: \(threads.count - Set(threads).count)")
+            #expect(Set(threads).count == 60)
+            #expect(answeredBeforeCrash == 20)
+            // Structural, not the timing target (the benchmark reports it; here about 17 s: the 15 s lease and the 2 s
+            // model): far below the minute-long lease this replaced, with room for a loaded machine.
+            #expect(resumed < .seconds(40), "resumed after \(resumed)")
+            print("crash resume (\(kind)): \(60 - answeredBeforeCrash) jobs held by the killed process answered \(resumed) after the restart")
+        }
+    }
+}
