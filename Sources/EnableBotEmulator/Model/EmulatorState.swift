@@ -1,6 +1,7 @@
 import EnableBotCore
 import Foundation
 import Logging
+import ServiceLifecycle
 
 /// The emulator's memory: the world (saved to a JSON file after every change, so a restart keeps the
 /// conversation), the short-lived OAuth codes and sign-in tokens (memory only), and a version that every change
@@ -66,7 +67,7 @@ public actor EmulatorState {
         let deadline = ContinuousClock.now + timeout
         while version <= after, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(100))
-            if Task.isCancelled { break }
+            if Task.isCancelled || Task.isShuttingDownGracefully { break }  // a stopping server does not wait 25 s
         }
         return version
     }

@@ -74,7 +74,7 @@ enum HTML {
     .prompts button{margin:.2rem .3rem 0 0;background:#fff;border:1px solid #bbb;font-size:.85rem;padding:.25rem .6rem}
     details summary{cursor:pointer;color:#1264a3;font-size:.82rem;margin-left:.5rem}details form{display:flex;gap:.4rem;margin:.3rem 0}
     .composer{border-top:1px solid #ddd;padding:.7rem 1rem}.composer form{display:flex;gap:.5rem}.composer .muted{margin-top:.3rem}
-    .side{margin-top:1rem;font-size:.8rem;color:#d6c4d6}.side ul{padding-left:1rem;margin:.2rem 0}.side button{font-size:.78rem;padding:.2rem .5rem;margin-top:.3rem}
+    .side{margin-top:1rem;font-size:.8rem;color:#d6c4d6;overflow-wrap:anywhere}.side ul{padding-left:1rem;margin:.2rem 0}.side button{font-size:.78rem;padding:.2rem .5rem;margin-top:.3rem}
     .side select{font-size:.85rem;padding:.25rem}.title{font-weight:600;font-size:.85rem;color:#3f0e40;margin-left:.5rem}
     @media (max-width:720px){.layout{flex-direction:column}nav{width:auto}}
     """
