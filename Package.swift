@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "enablebot-web", targets: ["enablebot-web"]),
         .executable(name: "enablebot-api", targets: ["enablebot-api"]),
         .executable(name: "enablebot", targets: ["enablebot"]),
+        .executable(name: "enablebot-emulator", targets: ["enablebot-emulator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -71,6 +72,17 @@ let package = Package(
             resources: [.copy("Templates"), .copy("Static")],
             swiftSettings: swiftSettings
         ),
+        // A Slack stand-in for development and the end-to-end tests: workspaces, OAuth pages, the Web API methods
+        // EnableBot calls, signed event delivery, a chat page. Knows nothing of the services it talks to.
+        .target(
+            name: "EnableBotEmulator",
+            dependencies: [
+                "EnableBotCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(name: "enablebot-emulator", dependencies: ["EnableBotEmulator"], swiftSettings: swiftSettings),
         .executableTarget(name: "enablebot-web", dependencies: ["EnableBotWeb", "EnableBotHTTP"], swiftSettings: swiftSettings),
         .executableTarget(name: "enablebot-api", dependencies: ["EnableBotAPI", "EnableBotHTTP"], swiftSettings: swiftSettings),
         // The API benchmark's helper: seeds tenants, writes signed requests (benchmarks/api-ack.sh).
@@ -103,6 +115,14 @@ let package = Package(
             name: "EnableBotAPITests",
             dependencies: [
                 "EnableBotAPI", "TestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EnableBotEmulatorTests",
+            dependencies: [
+                "EnableBotEmulator", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The main job: installs missing system packages, builds, and runs enablebot-web (:8000) and enablebot-api (:8001)
-# on the embedded defaults (SQLite in data/, development keys generated there). Ctrl-C or SIGTERM stops both.
+# on the embedded defaults (SQLite in data/, development keys generated there). In development without Slack
+# credentials (no SLACK_CLIENT_ID) it also runs the Slack emulator (:8002) the services then talk to, and prints
+# the chat page, the install page and the dashboard. Ctrl-C or SIGTERM stops them all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,20 +11,45 @@ configuration="${CONFIGURATION:-release}"
 swift build -c "$configuration" --product enablebot-web
 swift build -c "$configuration" --product enablebot-api
 swift build -c "$configuration" --product enablebot
+emulator=""
+if [ "${ENABLEBOT_ENV:-development}" = development ] && [ -z "${SLACK_CLIENT_ID:-}" ]; then
+    emulator=yes
+    swift build -c "$configuration" --product enablebot-emulator
+fi
 bin="$(swift build -c "$configuration" --show-bin-path)"
 
+web_port="${WEB_PORT:-8000}" api_port="${API_PORT:-8001}" emulator_port="${EMULATOR_PORT:-8002}"
 "$bin/enablebot" migrate
-"$bin/enablebot-web" & web_pid=$!
-"$bin/enablebot-api" & api_pid=$!
-stop() { kill -TERM "$web_pid" "$api_pid" 2>/dev/null || true; wait "$web_pid" "$api_pid" 2>/dev/null || true; }
+pids=()
+if [ -n "$emulator" ]; then "$bin/enablebot-emulator" & pids+=($!); fi
+"$bin/enablebot-web" & pids+=($!)
+"$bin/enablebot-api" & pids+=($!)
+stop() { kill -TERM "${pids[@]}" 2>/dev/null || true; wait "${pids[@]}" 2>/dev/null || true; }
 trap stop EXIT INT TERM
 
-for port in "${WEB_PORT:-8000}" "${API_PORT:-8001}"; do
+ports=("$web_port" "$api_port")
+if [ -n "$emulator" ]; then ports+=("$emulator_port"); fi
+for port in "${ports[@]}"; do
     for _ in $(seq 100); do
         curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break
         sleep 0.2
     done
 done
-echo "enablebot-web: http://127.0.0.1:${WEB_PORT:-8000}/slack/install  (dashboard: /login, password in data/admin_password)" >&2
-echo "enablebot-api: http://127.0.0.1:${API_PORT:-8001}/slack/events" >&2
-wait -n "$web_pid" "$api_pid"
+data="${ENABLEBOT_DATA_DIR:-data}"
+{
+    echo
+    if [ -n "$emulator" ]; then
+        echo "  1. Install:   http://localhost:$web_port/slack/install   (Add to Slack → Allow, in the Slack emulator)"
+        echo "  2. Chat:      http://localhost:$emulator_port/chat   (write \"@EnableBot hello\" in #general)"
+    else
+        echo "  Install:      http://localhost:$web_port/slack/install"
+        echo "  Events URL:   http://127.0.0.1:$api_port/slack/events   (commands: /slack/commands)"
+    fi
+    if [ -n "${ADMIN_PASSWORD:-}" ]; then
+        echo "  Dashboard:    http://localhost:$web_port/login   (password: your ADMIN_PASSWORD)"
+    else
+        echo "  Dashboard:    http://localhost:$web_port/login   (password in $data/admin_password)"
+    fi
+    echo
+} >&2
+wait -n "${pids[@]}"

@@ -29,7 +29,7 @@ struct SettingsTests {
         #expect(api.redisURL == nil)
         #expect(api.keyRotationDays == 90)
         #expect(api.logFormat == .json)
-        #expect(api.slackAPIBaseURL == "https://slack.com/api")
+        #expect(api.slackAPIBaseURL == "http://127.0.0.1:8002/api")  // development without SLACK_CLIENT_ID: the emulator
         #expect(api.llmBaseURL == "https://api.openai.com/v1")
         #expect(api.llmModel == "gpt-4o-mini")
         #expect(api.llmTimeoutSeconds == 30)
@@ -106,6 +106,52 @@ struct SettingsTests {
         ]))
         #expect(ok.llmAPIKey == "sk-x")
         #expect(ok.warnings.isEmpty)
+    }
+
+    @Test("development without Slack credentials points at the emulator; with them, at Slack")
+    func emulatorDefaults() throws {
+        let shared = env()
+        let web = try Settings.load(service: .web, environment: shared)
+        #expect(web.usesSlackEmulator)
+        #expect(web.slackAPIBaseURL == "http://127.0.0.1:8002/api")
+        #expect(web.slackAuthorizeURL == "http://127.0.0.1:8002/oauth/v2/authorize")
+        #expect(web.slackOIDCAuthorizeURL == "http://127.0.0.1:8002/openid/connect/authorize")
+        #expect(web.slackClientID == SlackEmulatorDefaults.clientID)
+        #expect(web.slackClientSecret == SlackEmulatorDefaults.clientSecret)
+        #expect(web.warnings.contains { $0.contains("Slack emulator") })
+        // The emulator signs with the secret the API verifies with.
+        let api = try Settings.load(service: .api, environment: shared)
+        #expect(api.slackSigningSecret == (try Settings.developmentSigningSecret(dataDirectory: shared["ENABLEBOT_DATA_DIR"]!)))
+        #expect(api.slackClientID == SlackEmulatorDefaults.clientID)
+
+        let moved = try Settings.load(service: .web, environment: env(["EMULATOR_PORT": "9102"]))
+        #expect(moved.slackAuthorizeURL == "http://127.0.0.1:9102/oauth/v2/authorize")
+        #expect(moved.slackAPIBaseURL == "http://127.0.0.1:9102/api")
+
+        let real = try Settings.load(service: .web, environment: env(["SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "cs"]))
+        #expect(!real.usesSlackEmulator)
+        #expect(real.slackAPIBaseURL == "https://slack.com/api")
+        #expect(real.slackAuthorizeURL == "https://slack.com/oauth/v2/authorize")
+        #expect(real.slackOIDCAuthorizeURL == "https://slack.com/openid/connect/authorize")
+        let realAPI = try Settings.load(service: .api, environment: env(["SLACK_CLIENT_ID": "1.2"]))
+        #expect(realAPI.slackAPIBaseURL == "https://slack.com/api")
+    }
+
+    @Test("production refuses the emulator's URLs", arguments: [
+        "SLACK_API_BASE_URL", "SLACK_AUTHORIZE_URL", "SLACK_OIDC_AUTHORIZE_URL",
+    ])
+    func productionRefusesEmulator(setting: String) throws {
+        let emulator = SlackEmulatorDefaults()
+        let url = ["SLACK_API_BASE_URL": emulator.apiBaseURL, "SLACK_AUTHORIZE_URL": emulator.authorizeURL,
+                   "SLACK_OIDC_AUTHORIZE_URL": emulator.openIDAuthorizeURL][setting]!
+        let production = [
+            "ENABLEBOT_ENV": "production", "ENCRYPTION_KEYS": EncryptionKey.generate(id: "p1").encoded,
+            "SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "cs", "ADMIN_PASSWORD": "operator-password",
+        ]
+        #expect(error(.web, production.merging([setting: url]) { _, new in new })?.setting == setting)
+        #expect(error(.web, production) == nil)
+        // Without SLACK_CLIENT_ID production never falls back to the emulator: it asks for the credentials.
+        #expect(error(.web, production.filter { $0.key != "SLACK_CLIENT_ID" })?.setting == "SLACK_CLIENT_ID")
     }
 
     @Test("a secret in a malformed setting is not echoed whole")

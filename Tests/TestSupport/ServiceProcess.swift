@@ -4,16 +4,18 @@ import Foundation
 /// A service executable started by a test, its stdout and stderr going to one file.
 public final class ServiceProcess: @unchecked Sendable {
     public let process: Process
-    let logPath: String
+    public let logPath: String
 
-    /// Starts `name` from the build directory (`swift build --build-tests` puts the executables beside the tests).
-    public static func start(_ name: String, environment: [String: String], directory: String) throws -> ServiceProcess {
+    public static func start(
+        _ name: String, arguments: [String] = [], environment: [String: String], directory: String
+    ) throws -> ServiceProcess {
         let buildDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         let logPath = directory + "/\(name).log"
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         let process = Process()
         process.executableURL = buildDirectory.appendingPathComponent(name)
+        process.arguments = arguments
         process.environment = ["PATH": "/usr/bin:/bin"].merging(environment) { _, new in new }
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
         process.standardOutput = log
@@ -59,7 +61,21 @@ public final class ServiceProcess: @unchecked Sendable {
     }
 
     public struct ServiceExited: Error, CustomStringConvertible {
-        let output: String
+        public let output: String
         public var description: String { "the service is not running: \(output)" }
+    }
+}
+
+extension ServiceProcess {
+    /// Polls `url` until it answers 200 (for a server started in-process).
+    public static func waitForHTTP(_ url: String, http: any HTTPClient, within timeout: Duration = .seconds(30)) async throws -> String {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let response = try? await http.send(HTTPClientRequest(method: "GET", url: url, timeout: .seconds(2))), response.status == 200 {
+                return String(decoding: response.body, as: UTF8.self)
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw ServiceExited(output: "no answer from \(url) in time")
     }
 }

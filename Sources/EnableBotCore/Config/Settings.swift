@@ -6,6 +6,8 @@ public enum ServiceName: String, Sendable {
     case api
     case web
     case cli
+    /// The Slack emulator (`enablebot-emulator`, development only).
+    case emulator
 }
 
 /// Every setting SPEC.md names, read once at start. Names of the properties follow the variables.
@@ -31,6 +33,8 @@ public struct Settings: Sendable {
     public var logLevel: Logger.Level = .info
     public var logFormat: LogFormat = .json
     public var slackAPIBaseURL = "https://slack.com/api"
+    /// Development without Slack credentials: the Slack settings default to the emulator's (`SlackEmulatorDefaults`).
+    public var usesSlackEmulator = false
     public var maxBodyBytes = 1 << 20
     /// Where development mode keeps generated secrets.
     public var dataDirectory = "data"
@@ -90,7 +94,7 @@ public struct Settings: Sendable {
         switch service {
         case .web: s.port = try reader.integer("WEB_PORT", default: 8000, in: 1...65535)
         case .api: s.port = try reader.integer("API_PORT", default: 8001, in: 1...65535)
-        case .cli: break
+        case .cli, .emulator: break
         }
         s.databaseURL = reader.string("DATABASE_URL", default: s.databaseURL)
         guard s.databaseURL.hasPrefix("sqlite:") || s.databaseURL.hasPrefix("postgres://")
@@ -105,7 +109,15 @@ public struct Settings: Sendable {
         s.keyRotationDays = try reader.integer("KEY_ROTATION_DAYS", default: 90, in: 1...3650)
         s.logLevel = try reader.logLevel("LOG_LEVEL")
         s.logFormat = try reader.choice("LOG_FORMAT", default: .json)
-        s.slackAPIBaseURL = try reader.url("SLACK_API_BASE_URL", default: s.slackAPIBaseURL)
+        // No Slack app configured in development: talk to the emulator that ships with the project.
+        s.usesSlackEmulator = !s.isProduction && reader.optional("SLACK_CLIENT_ID") == nil
+        let emulator = SlackEmulatorDefaults(
+            port: try reader.integer("EMULATOR_PORT", default: SlackEmulatorDefaults.defaultPort, in: 1...65535)
+        )
+        s.slackAPIBaseURL = try reader.url("SLACK_API_BASE_URL", default: s.usesSlackEmulator ? emulator.apiBaseURL : s.slackAPIBaseURL)
+        if s.usesSlackEmulator, service != .cli {
+            s.warnings.append("SLACK_CLIENT_ID is not set: using the Slack emulator at \(emulator.origin) (start it with `enablebot-emulator`; scripts/run.sh does)")
+        }
         s.maxBodyBytes = try reader.integer("MAX_BODY_BYTES", default: 1 << 20, in: 1024...(64 << 20))
         s.dataDirectory = reader.string("ENABLEBOT_DATA_DIR", default: "data")
         let development = DevelopmentSecrets(directory: s.dataDirectory)
@@ -127,20 +139,27 @@ public struct Settings: Sendable {
             s.warnings.append("ENCRYPTION_KEYS is not set: using a development key kept in \(s.dataDirectory)/; set ENCRYPTION_KEYS in production")
         }
 
-        if s.isProduction, s.slackAPIBaseURL != "https://slack.com/api", !s.slackAPIBaseURL.hasPrefix("https://") {
-            throw ConfigurationError("SLACK_API_BASE_URL", "must be an https URL in production")
-        }
+        try Self.requireHTTPSInProduction("SLACK_API_BASE_URL", s.slackAPIBaseURL, s)
 
         if service == .web {
-            s.slackClientID = reader.string("SLACK_CLIENT_ID", default: "")
-            s.slackClientSecret = reader.string("SLACK_CLIENT_SECRET", default: "")
+            s.slackClientID = reader.string("SLACK_CLIENT_ID", default: s.usesSlackEmulator ? SlackEmulatorDefaults.clientID : "")
+            s.slackClientSecret = reader.string(
+                "SLACK_CLIENT_SECRET", default: s.usesSlackEmulator ? SlackEmulatorDefaults.clientSecret : ""
+            )
             if s.isProduction, s.slackClientID.isEmpty { throw ConfigurationError("SLACK_CLIENT_ID", "is required in production") }
             if s.isProduction, s.slackClientSecret.isEmpty { throw ConfigurationError("SLACK_CLIENT_SECRET", "is required in production") }
             s.slackRedirectURI = try reader.url("SLACK_REDIRECT_URI", default: s.slackRedirectURI)
             s.slackScopes = reader.string("SLACK_SCOPES", default: s.slackScopes)
             s.slackUserScopes = reader.string("SLACK_USER_SCOPES", default: "")
-            s.slackAuthorizeURL = try reader.url("SLACK_AUTHORIZE_URL", default: s.slackAuthorizeURL)
-            s.slackOIDCAuthorizeURL = try reader.url("SLACK_OIDC_AUTHORIZE_URL", default: s.slackOIDCAuthorizeURL)
+            s.slackAuthorizeURL = try reader.url(
+                "SLACK_AUTHORIZE_URL", default: s.usesSlackEmulator ? emulator.authorizeURL : s.slackAuthorizeURL
+            )
+            s.slackOIDCAuthorizeURL = try reader.url(
+                "SLACK_OIDC_AUTHORIZE_URL", default: s.usesSlackEmulator ? emulator.openIDAuthorizeURL : s.slackOIDCAuthorizeURL
+            )
+            // The emulator's (or any) http URLs would send the browser's installs and sign-ins to a fake Slack.
+            try Self.requireHTTPSInProduction("SLACK_AUTHORIZE_URL", s.slackAuthorizeURL, s)
+            try Self.requireHTTPSInProduction("SLACK_OIDC_AUTHORIZE_URL", s.slackOIDCAuthorizeURL, s)
             s.slackOIDCRedirectURI = try reader.url(
                 "SLACK_OIDC_REDIRECT_URI", default: Self.origin(of: s.slackRedirectURI) + "/auth/slack/callback"
             )
@@ -185,10 +204,18 @@ public struct Settings: Sendable {
             s.retention.memoryDays = try reader.integer("CHAT_MEMORY_DAYS", default: 30, in: 1...36_500)
             s.retention.archiveDays = try reader.integer("CHAT_ARCHIVE_DAYS", default: 90, in: 0...36_500)
             // Optional here: only needed to refresh rotating tokens (oauth.v2.access with a refresh token).
-            s.slackClientID = reader.string("SLACK_CLIENT_ID", default: "")
-            s.slackClientSecret = reader.string("SLACK_CLIENT_SECRET", default: "")
+            s.slackClientID = reader.string("SLACK_CLIENT_ID", default: s.usesSlackEmulator ? SlackEmulatorDefaults.clientID : "")
+            s.slackClientSecret = reader.string(
+                "SLACK_CLIENT_SECRET", default: s.usesSlackEmulator ? SlackEmulatorDefaults.clientSecret : ""
+            )
         }
         return s
+    }
+
+    /// Production talks to Slack only over https: no emulator, no fake, no plain-http proxy.
+    private static func requireHTTPSInProduction(_ name: String, _ url: String, _ s: Settings) throws(ConfigurationError) {
+        guard s.isProduction, !url.lowercased().hasPrefix("https://") else { return }
+        throw ConfigurationError(name, "must be an https URL in production (got an http URL, such as the emulator's)")
     }
 
     /// `https://host:port` of a URL, for deriving sibling URLs.
