@@ -42,7 +42,7 @@ export LLM_API_KEY=bench-key RATE_LIMIT_PER_TENANT=1000000/minute RATE_LIMIT_GLO
 export WRK_THREADS=2
 unset MAX_WORKERS MAX_INFLIGHT_PER_TENANT # the defaults are what is measured
 tenants=200
-ts_base=1800000000 # each requests file gets its own, so replies are matched to the right run
+echo 1800000000 >"$work/ts_base" # each requests file gets its own ts base, so replies match the right run
 
 start_upstream() { # delay
     upstream_port=$(free_port)
@@ -68,7 +68,8 @@ start_api() { # phase name
 stop_api() { kill "$api_pid"; wait "$api_pid" 2>/dev/null || true; }
 
 requests() { # name, count -> file (events with ts "<ts_base>.<index>", a fresh ts_base per file)
-    ts_base=$((ts_base + 1))
+    local ts_base=$(( $(cat "$work/ts_base") + 1 )) # a file: requests runs in a subshell
+    echo $ts_base >"$work/ts_base"
     "$bin/enablebot-bench" requests --tenants $tenants --count "$2" --prefix "$1" --ts-base $ts_base \
         --out "$work/$1.tsv" >/dev/null
     echo "$work/$1.tsv"
