@@ -87,8 +87,8 @@ run_wrk() { # file, bare(0/1), connections, seconds
 wait_replies() { python3 benchmarks/reply_stats.py wait --url "$upstream_url" --records "$1" --grace "${2:-10}"; }
 report() { python3 benchmarks/reply_stats.py report --url "$upstream_url" --records "$1" | grep '^RESULT'; }
 field() { echo "$1" | tr ' ' '\n' | grep "^$2=" | cut -d= -f2; }
-cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%d", s }'; }
-stat_ticks() { awk '{ print $14 + $15 }' /proc/"$1"/stat; }
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f", s }'; }
+stat_ticks() { awk '{ printf "%.0f", $14 + $15 }' /proc/"$1"/stat; }
 replies_total() { curl -sf "$upstream_url/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["replies"])'; }
 
 sample_rss() { # pid, out file: peak VmRSS (kB) every 0.2 s until the file "$2.stop" exists
