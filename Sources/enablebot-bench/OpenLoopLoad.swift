@@ -10,7 +10,17 @@ struct OpenLoopLoad {
     let rate: Double
     let connections: Int
 
+    /// One request sent: its index in `requests`, when it was due (epoch microseconds, CLOCK_REALTIME), the
+    /// response status (0 when the request failed) and the latency from the due time (-1 when it failed).
+    struct Record {
+        var index: Int
+        var dueEpochMicros: Int64
+        var status: Int
+        var latencyMicros: Int
+    }
+
     struct Outcome: CustomStringConvertible {
+        var records: [Record] = []
         var latenciesMicros: [Int] = []
         var non2xx = 0
         var errors = 0
@@ -29,12 +39,16 @@ struct OpenLoopLoad {
     func run() -> Outcome {
         let outcome = NIOLockedValueBox(Outcome())
         let start = Self.now() + 50_000_000  // 50 ms for every connection to open first
+        // The monotonic clock drives the schedule; due times are recorded on the wall clock for matching against
+        // other processes' time.time(): epoch = monotonic + offset, both clocks read back to back.
+        let epochOffset = Int64(Self.now(clock: CLOCK_REALTIME)) - Int64(Self.now())
         let group = DispatchGroup()
         for connection in 0..<connections {
             group.enter()
             let thread = Thread {
-                let local = self.drive(connection: connection, start: start)
+                let local = self.drive(connection: connection, start: start, epochOffset: epochOffset)
                 outcome.withLockedValue {
+                    $0.records += local.records
                     $0.latenciesMicros += local.latenciesMicros
                     $0.non2xx += local.non2xx
                     $0.errors += local.errors
@@ -51,30 +65,34 @@ struct OpenLoopLoad {
         }
     }
 
-    private func drive(connection: Int, start: UInt64) -> Outcome {
+    private func drive(connection: Int, start: UInt64, epochOffset: Int64) -> Outcome {
         var outcome = Outcome()
         var socket = Self.connect(port: port)
         var buffer = [UInt8](repeating: 0, count: 65536)
         for index in stride(from: connection, to: requests.count, by: connections) {
             let due = start + UInt64(Double(index) / rate * 1e9)
             Self.sleep(until: due)
+            let dueEpochMicros = (Int64(due) + epochOffset) / 1000
             if socket < 0 { socket = Self.connect(port: port) }
             guard socket >= 0, Self.send(requests[index], on: socket), let status = Self.readResponse(on: socket, buffer: &buffer) else {
                 outcome.errors += 1
+                outcome.records.append(Record(index: index, dueEpochMicros: dueEpochMicros, status: 0, latencyMicros: -1))
                 if socket >= 0 { close(socket) }
                 socket = -1
                 continue
             }
-            outcome.latenciesMicros.append(Int((Self.now() - due) / 1000))
+            let latency = Int((Self.now() - due) / 1000)
+            outcome.latenciesMicros.append(latency)
+            outcome.records.append(Record(index: index, dueEpochMicros: dueEpochMicros, status: status, latencyMicros: latency))
             if !(200..<300).contains(status) { outcome.non2xx += 1 }
         }
         if socket >= 0 { close(socket) }
         return outcome
     }
 
-    static func now() -> UInt64 {
+    static func now(clock: clockid_t = CLOCK_MONOTONIC) -> UInt64 {
         var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
+        clock_gettime(clock, &time)
         return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
     }
 

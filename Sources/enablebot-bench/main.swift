@@ -2,8 +2,9 @@
 // signed event_callback requests with distinct event ids for the load generator.
 //
 //   enablebot-bench seed --tenants N
-//   enablebot-bench requests --tenants N --count M --out FILE [--prefix P]
+//   enablebot-bench requests --tenants N --count M --out FILE [--prefix P] [--ts-base SECONDS]
 //   enablebot-bench load --port P --requests FILE --rate R --seconds S [--connections C] [--path /slack/events]
+//                        [--record FILE]
 //   enablebot-bench scale --installations N --turns M --backup PATH
 //
 // `scale` fills DATABASE_URL with N installations (tokens sealed as the services seal them), M chat memory turns
@@ -12,7 +13,12 @@
 //
 // `load` is an open-loop load generator for latency below saturation: it sends the file's requests at a fixed
 // rate however fast the server answers, and measures each latency from the moment the request was due (so a
-// stalled server cannot hide its stall by delaying the requests behind it).
+// stalled server cannot hide its stall by delaying the requests behind it). With --record it also writes one line
+// per request sent: the event's `ts`, its due time (epoch microseconds, CLOCK_REALTIME), the status (0 when the
+// request failed) and the acknowledgement latency in microseconds, tab-separated (see benchmarks/api-reply.sh).
+//
+// `requests` gives event i the `ts` "<ts-base>.<i, six digits>" (ts-base 1800000000 by default), unique in one file;
+// give each file of one run its own --ts-base when replies are matched to events by `ts`.
 //
 // Reads DATABASE_URL, ENCRYPTION_KEYS and SLACK_SIGNING_SECRET like the services do.
 import EnableBotCore
@@ -58,13 +64,14 @@ case "requests":
     let count = Int(option("--count", default: "100000")) ?? 100_000
     let prefix = option("--prefix", default: "Ev")
     let path = option("--out")
+    let tsBase = Int(option("--ts-base", default: "1800000000")) ?? 1_800_000_000
     // One line per request: timestamp, signature, body (compact JSON, no tabs or newlines), tab-separated.
     let timestamp = String(Int(Date().timeIntervalSince1970))
     var out = ""
     out.reserveCapacity(count * 460)
     for index in 0..<count {
         let team = String(format: "TB%05d", index % tenants)
-        let ts = "1800000000.\(String(format: "%06d", index))"
+        let ts = "\(tsBase).\(String(format: "%06d", index))"
         let body = """
             {"token":"bench","team_id":"\(team)","api_app_id":"ABENCH","type":"event_callback","event_id":"\(prefix)\(index)",\
             "event_time":1800000000,"event":{"type":"app_mention","user":"U\(index % 997)","channel":"C\(index % 31)",\
@@ -94,6 +101,20 @@ case "load":
         ).utf8) + body
     }
     let result = OpenLoopLoad(port: port, requests: requests, rate: rate, connections: connections).run()
+    if let recordPath = CommandLine.arguments.contains("--record") ? option("--record") : nil {
+        // The event's ts is the first "ts":"…" in the body (the event object's; the envelope has none).
+        func eventTS(_ line: Substring) -> Substring {
+            guard let start = line.range(of: "\"ts\":\"") else { return "-" }
+            let rest = line[start.upperBound...]
+            return rest.prefix { $0 != "\"" }
+        }
+        var out = ""
+        out.reserveCapacity(result.records.count * 48)
+        for record in result.records.sorted(by: { $0.index < $1.index }) {
+            out += "\(eventTS(lines[record.index]))\t\(record.dueEpochMicros)\t\(record.status)\t\(record.latencyMicros)\n"
+        }
+        try out.write(toFile: recordPath, atomically: true, encoding: .utf8)
+    }
     print(result)
 
 case "scale":

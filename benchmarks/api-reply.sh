@@ -1,0 +1,235 @@
+#!/usr/bin/env bash
+# enablebot-api event -> reply benchmark (issue 10, "Answers at the model's speed"): release build, loopback,
+# embedded SQLite by default, default MAX_WORKERS / MAX_INFLIGHT_PER_TENANT, 200 seeded tenants, rate limits
+# raised so nothing is limited. One fake upstream (benchmarks/fake_upstream.py) plays Slack's Web API and an
+# OpenAI-compatible model and records when each chat.postMessage arrives, by thread_ts (= the mention's ts).
+#
+#   benchmarks/api-reply.sh [seconds per rate, default 10] [events at saturation, default 20000]
+#   BENCH_RATES="50 300 1000"  open-loop rates of phase 1
+#   BENCH_DATABASE_URL=postgres://...  PostgreSQL instead (an empty database; the phases share it)
+#   BENCH_BOLT=1  also Bolt for Python (benchmarks/bolt_app.py, needs slack_bolt and uvicorn) in phase 2
+#
+# 1. Event -> reply latency at open-loop rates (enablebot-bench load --record: each request's due time and the
+#    event's ts), model answering after 1 s: ack p50/p99 and event->reply p50/p99 from the due time to the fake's
+#    receipt of the chat.postMessage, lost (acknowledged, no reply once no reply came for 10 s) and duplicated
+#    (> 1 chat.postMessage for one event) replies; RSS of the API process, peak sampled every 0.2 s per rate.
+# 2. Saturation with a 0 ms model: N events pushed as fast as the server takes them (64 connections); ack rate,
+#    answered/s (N / from the first due time to the last reply) and the API process's CPU time per answered event
+#    (sum of /proc/PID/task/*/schedstat, which unlike /proc/PID/stat is exact in this VM; it covers acking too).
+# 3. Acknowledgements while answering: a background open-loop load at half the capacity measured in 2, and wrk
+#    (64 connections) against the bare reference route /bench/bare, then against /slack/events, in the same run.
+#    The wrk events are real events too: they add to the answering work during their window (reported).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-10}
+sat_count=${2:-20000}
+rates=${BENCH_RATES:-50 300 1000}
+ulimit -n 65536 2>/dev/null || true
+
+swift build -c release --product enablebot-api >/dev/null
+swift build -c release --product enablebot-bench >/dev/null
+bin=$(swift build -c release --show-bin-path)
+work=$(mktemp -d /tmp/enablebot-reply.XXXXXX)
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done; [[ -n ${BENCH_KEEP:-} ]] || rm -rf "$work"; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+export ENABLEBOT_ENV=development ENABLEBOT_DATA_DIR="$work/data" LOG_LEVEL=${LOG_LEVEL:-info} LOG_FORMAT=json
+export ENCRYPTION_KEYS="bench:$(head -c 32 /dev/urandom | base64)"
+export SLACK_SIGNING_SECRET="bench-signing-secret-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export LLM_API_KEY=bench-key RATE_LIMIT_PER_TENANT=1000000/minute RATE_LIMIT_GLOBAL=10000000/minute ENABLEBOT_BENCH_ROUTE=1
+export WRK_THREADS=2
+unset MAX_WORKERS MAX_INFLIGHT_PER_TENANT # the defaults are what is measured
+tenants=200
+echo 1800000000 >"$work/ts_base" # each requests file gets its own ts base, so replies match the right run
+
+start_upstream() { # delay
+    upstream_port=$(free_port)
+    upstream_url="http://127.0.0.1:$upstream_port"
+    python3 benchmarks/fake_upstream.py --port "$upstream_port" --delay "$1" 2>>"$work/upstream.log" &
+    upstream_pid=$!
+    pids+=($upstream_pid)
+    for _ in $(seq 100); do curl -sf "$upstream_url/stats" >/dev/null && return; sleep 0.05; done
+    echo "fake upstream did not start" >&2; exit 1
+}
+
+start_api() { # phase name
+    export DATABASE_URL=${BENCH_DATABASE_URL:-sqlite:$work/$1.sqlite}
+    export SLACK_API_BASE_URL="$upstream_url/api" LLM_BASE_URL="$upstream_url/v1" API_PORT=$(free_port)
+    "$bin/enablebot-bench" seed --tenants $tenants >/dev/null
+    "$bin/enablebot-api" >"$work/api-$1.log" 2>&1 &
+    api_pid=$!
+    pids+=($api_pid)
+    for _ in $(seq 200); do curl -sf "http://127.0.0.1:$API_PORT/health" >/dev/null && return; sleep 0.05; done
+    echo "enablebot-api did not start:" >&2; tail -5 "$work/api-$1.log" >&2; exit 1
+}
+
+stop_api() { kill "$api_pid"; wait "$api_pid" 2>/dev/null || true; }
+
+requests() { # name, count -> file (events with ts "<ts_base>.<index>", a fresh ts_base per file)
+    local ts_base=$(( $(cat "$work/ts_base") + 1 )) # a file: requests runs in a subshell
+    echo $ts_base >"$work/ts_base"
+    "$bin/enablebot-bench" requests --tenants $tenants --count "$2" --prefix "$1" --ts-base $ts_base \
+        --out "$work/$1.tsv" >/dev/null
+    echo "$work/$1.tsv"
+}
+
+load() { # requests file, rate, seconds, connections, records file
+    "$bin/enablebot-bench" load --port "$API_PORT" --requests "$1" --path /slack/events --rate "$2" --seconds "$3" \
+        --connections "$4" --record "$5" | grep '^RESULT'
+}
+
+run_wrk() { # file, bare(0/1), connections, seconds
+    REQUESTS_FILE=$1 BARE=$2 wrk -t2 -c"$3" -d"$4"s -s benchmarks/signed-requests.lua "http://127.0.0.1:$API_PORT" | grep '^RESULT'
+}
+
+wait_replies() { python3 benchmarks/reply_stats.py wait --url "$upstream_url" --records "$1" --grace "${2:-10}"; }
+report() { python3 benchmarks/reply_stats.py report --url "$upstream_url" --records "$1" | grep '^RESULT'; }
+field() { echo "$1" | tr ' ' '\n' | grep "^$2=" | cut -d= -f2; }
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f", s }'; }
+stat_ticks() { awk '{ printf "%.0f", $14 + $15 }' /proc/"$1"/stat; }
+replies_total() { curl -sf "$upstream_url/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["replies"])'; }
+
+sample_rss() { # pid, out file: peak VmRSS (kB) every 0.2 s until the file "$2.stop" exists
+    local peak=0 rss
+    while [[ ! -e $2.stop ]]; do
+        rss=$(awk '/VmRSS/ {print $2}' /proc/"$1"/status 2>/dev/null || echo 0)
+        (( rss > peak )) && peak=$rss
+        sleep 0.2
+    done
+    echo "$peak" >"$2"
+}
+
+echo "enablebot-api event->reply benchmark: $(nproc) cores (shared with the load generator, the fake upstream" \
+    "and whatever else runs), ${seconds}s per rate, ${BENCH_DATABASE_URL:+PostgreSQL}${BENCH_DATABASE_URL:-embedded SQLite}"
+rows=()
+
+# Phase 1: event -> reply latency with a model answering after 1 s.
+start_upstream 1
+start_api reply
+warm=$(requests Warm 400)
+load "$warm" 200 2 8 "$work/warm.rec" >/dev/null
+wait_replies "$work/warm.rec" >/dev/null
+target_300=""
+for rate in $rates; do
+    file=$(requests "R$rate" $((rate * seconds)))
+    sample_rss "$api_pid" "$work/rss$rate" &
+    sampler=$!
+    ack=$(load "$file" "$rate" "$seconds" 8 "$work/R$rate.rec")
+    waited=$(wait_replies "$work/R$rate.rec" 10)
+    touch "$work/rss$rate.stop"; wait $sampler
+    r=$(report "$work/R$rate.rec")
+    echo "  $rate/s: $ack"
+    echo "  $rate/s: $r (waited ${waited}s for replies after the last request)"
+    rows+=("$(printf '%-26s %8s %9s %9s %10s %10s %10s %6s %6s %8s' "open loop $rate/s, 1 s model" \
+        "$(field "$r" acked)" "$(field "$r" ack_p50_ms)" "$(field "$r" ack_p99_ms)" \
+        "$(field "$r" reply_p50_ms)" "$(field "$r" reply_p99_ms)" "$(field "$r" reply_max_ms)" \
+        "$(field "$r" lost)" "$(field "$r" duplicated)" "$(( $(cat "$work/rss$rate") / 1024 ))")")
+    if [[ $rate == 300 ]]; then
+        p99=$(field "$r" reply_p99_ms)
+        verdict=$(awk -v p="$p99" -v l="$(field "$r" lost)" -v d="$(field "$r" duplicated)" \
+            'BEGIN { print (p <= 1250 && l == 0 && d == 0) ? "met" : "NOT met" }')
+        target_300="at 300/s: event->reply p99 ${p99} ms (target <= 1250 ms), lost $(field "$r" lost), duplicated $(field "$r" duplicated) (targets 0): $verdict"
+    fi
+done
+hwm=$(awk '/VmHWM/ {print $2}' /proc/$api_pid/status)
+stop_api
+
+# Phase 2: answered events/s at saturation with a 0 ms model.
+start_upstream 0
+start_api sat
+warm=$(requests SatWarm 2000)
+load "$warm" 1000000 1 64 "$work/satwarm.rec" >/dev/null
+wait_replies "$work/satwarm.rec" >/dev/null
+file=$(requests Sat "$sat_count")
+cpu0=$(cpu_ns "$api_pid"); ticks0=$(stat_ticks "$api_pid"); ucpu0=$(cpu_ns "$upstream_pid")
+ack=$(load "$file" 1000000 1 64 "$work/sat.rec")
+waited=$(wait_replies "$work/sat.rec" 10)
+cpu1=$(cpu_ns "$api_pid"); ticks1=$(stat_ticks "$api_pid"); ucpu1=$(cpu_ns "$upstream_pid")
+r=$(report "$work/sat.rec")
+echo "  saturation: $ack"
+echo "  saturation: $r"
+answered=$(field "$r" replied)
+capacity=$(field "$r" answered_rps)
+cpu_us=$(awk -v a="$cpu0" -v b="$cpu1" -v n="$answered" 'BEGIN { printf "%.0f", (b - a) / 1000 / n }')
+stat_us=$(awk -v a="$ticks0" -v b="$ticks1" -v n="$answered" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", (b - a) * 1e6 / hz / n }')
+ucpu_us=$(awk -v a="$ucpu0" -v b="$ucpu1" -v n="$answered" 'BEGIN { printf "%.0f", (b - a) / 1000 / n }')
+echo "  saturation: API CPU ${cpu_us} us per answered event (schedstat; /proc/PID/stat says ${stat_us} us)," \
+    "fake upstream ${ucpu_us} us per event"
+sat_row=$(printf '%-26s %8s %12s %12s %8s %6s %6s' "$sat_count events, 0 ms model" "$(field "$ack" rps)" \
+    "$capacity" "$cpu_us" "$(field "$r" answered_s)" "$(field "$r" lost)" "$(field "$r" duplicated)")
+
+# Phase 3: acknowledgements while the same instance answers at half the capacity measured above.
+half=$(( capacity / 2 ))
+background_s=$(( 2 * seconds + 6 ))
+bg=$(requests Half $(( half * background_s )))
+bare_file=$(requests Bare $(( seconds * 40000 )))
+events_file=$(requests Acks $(( seconds * 40000 )))
+load "$bg" "$half" "$background_s" 8 "$work/half.rec" >"$work/half.out" &
+bg_pid=$!
+pids+=($bg_pid)
+sleep 2
+n0=$(replies_total); t0=$(date +%s.%N)
+bare=$(run_wrk "$bare_file" 1 64 "$seconds")
+n1=$(replies_total); t1=$(date +%s.%N)
+sleep 1
+n2=$(replies_total); t2=$(date +%s.%N)
+events=$(run_wrk "$events_file" 0 64 "$seconds")
+n3=$(replies_total); t3=$(date +%s.%N)
+rate_in() { awk -v a="$1" -v b="$2" -v s="$3" -v e="$4" 'BEGIN { printf "%.0f", (b - a) / (e - s) }'; }
+ratio=$(awk -v a="$(field "$events" rps)" -v b="$(field "$bare" rps)" 'BEGIN { printf "%.2f", a / b }')
+echo "  half capacity ($half/s in the background): bare $bare"
+echo "  half capacity ($half/s in the background): events $events"
+wait "$bg_pid" || true
+echo "  background: $(cat "$work/half.out")"
+half_rows=("$(printf '%-44s %10s %9s %9s %12s' "/bench/bare, 64 conns, answering $half/s" "$(field "$bare" rps)" \
+    "$(awk -v u="$(field "$bare" p50_us)" 'BEGIN { printf "%.2f", u / 1000 }')" \
+    "$(awk -v u="$(field "$bare" p99_us)" 'BEGIN { printf "%.2f", u / 1000 }')" "$(rate_in "$n0" "$n1" "$t0" "$t1")")"
+    "$(printf '%-44s %10s %9s %9s %12s' "/slack/events, 64 conns, answering $half/s" "$(field "$events" rps)" \
+    "$(awk -v u="$(field "$events" p50_us)" 'BEGIN { printf "%.2f", u / 1000 }')" \
+    "$(awk -v u="$(field "$events" p99_us)" 'BEGIN { printf "%.2f", u / 1000 }')" "$(rate_in "$n2" "$n3" "$t2" "$t3")")")
+stop_api
+
+# Phase 5 (optional): Bolt for Python, the same saturation run.
+bolt_row=""
+if [[ -n ${BENCH_BOLT:-} ]]; then
+    bolt_port=$(free_port)
+    LLM_BASE_URL="$upstream_url/v1" SLACK_API_URL="$upstream_url/api/" python3 -m uvicorn --app-dir benchmarks bolt_app:api \
+        --host 127.0.0.1 --port "$bolt_port" --log-level warning >"$work/bolt.log" 2>&1 &
+    bolt_pid=$!
+    pids+=($bolt_pid)
+    for _ in $(seq 200); do curl -s -o /dev/null "http://127.0.0.1:$bolt_port/" && break; sleep 0.1; done
+    API_PORT=$bolt_port
+    warm=$(requests BoltWarm 500)
+    load "$warm" 1000000 1 64 "$work/boltwarm.rec" >/dev/null
+    wait_replies "$work/boltwarm.rec" >/dev/null
+    file=$(requests Bolt "$sat_count")
+    bcpu0=$(cpu_ns "$bolt_pid")
+    ack=$(load "$file" 1000000 1 64 "$work/bolt.rec")
+    wait_replies "$work/bolt.rec" 10 >/dev/null
+    bcpu1=$(cpu_ns "$bolt_pid")
+    r=$(report "$work/bolt.rec")
+    echo "  bolt: $ack"
+    echo "  bolt: $r"
+    bcpu_us=$(awk -v a="$bcpu0" -v b="$bcpu1" -v n="$(field "$r" replied)" 'BEGIN { printf "%.0f", (b - a) / 1000 / n }')
+    bolt_row=$(printf '%-26s %8s %12s %12s %8s %6s %6s' "Bolt for Python (uvicorn)" "$(field "$ack" rps)" \
+        "$(field "$r" answered_rps)" "$bcpu_us" "$(field "$r" answered_s)" "$(field "$r" lost)" "$(field "$r" duplicated)")
+fi
+
+echo
+printf '%-26s %8s %9s %9s %10s %10s %10s %6s %6s %8s\n' "event -> reply" "acked" "ack p50" "ack p99" \
+    "reply p50" "reply p99" "reply max" "lost" "dup" "peak RSS"
+printf '%-26s %8s %9s %9s %10s %10s %10s %6s %6s %8s\n' "" "" "ms" "ms" "ms" "ms" "ms" "" "" "MB"
+printf '%s\n' "${rows[@]}"
+echo "$target_300"
+echo "API process VmHWM after phase 1: $((hwm / 1024)) MB"
+echo
+printf '%-26s %8s %12s %12s %8s %6s %6s\n' "saturation" "acks/s" "answered/s" "CPU us/event" "span s" "lost" "dup"
+echo "$sat_row"
+[[ -n $bolt_row ]] && echo "$bolt_row"
+[[ -z ${BENCH_BOLT:-} ]] && echo "(Bolt for Python not run; BENCH_BOLT=1 runs it)"
+echo
+printf '%-44s %10s %9s %9s %12s\n' "acks while answering at half capacity" "req/s" "p50 ms" "p99 ms" "answered/s"
+printf '%s\n' "${half_rows[@]}"
+echo "acks while answering: ${ratio}x the bare route (target >= 0.6x)"
