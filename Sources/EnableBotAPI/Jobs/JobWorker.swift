@@ -195,7 +195,9 @@ public final class JobWorker: Service {
             let jobs = state.withLockedValue { Array($0.running.values) }
             guard !jobs.isEmpty, !Task.isCancelled else { continue }
             do {
+                // A job that finished since the snapshot is no longer queued either: only the ones still running were lost.
                 let lost = try await queue.renew(jobs, lease: configuration.lease)
+                    .filter { id in state.withLockedValue { $0.running[id] != nil } }
                 if !lost.isEmpty { logger.warning("job leases taken over", metadata: ["jobs": "\(lost)"]) }
             } catch {
                 logger.error("cannot renew job leases", metadata: ["error": "\(error)"])

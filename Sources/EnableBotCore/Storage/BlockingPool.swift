@@ -8,6 +8,8 @@ final class BlockingPool<Connection: AnyObject>: @unchecked Sendable {
         var idle: [Connection] = []
         var created = 0
         var waiters: [CheckedContinuation<UnsafeTransfer<Connection?>, any Error>] = []
+        /// Served before `waiters`: work someone is waiting on right now (an acknowledgement to Slack).
+        var urgentWaiters: [CheckedContinuation<UnsafeTransfer<Connection?>, any Error>] = []
         var closed = false
     }
 
@@ -31,8 +33,9 @@ final class BlockingPool<Connection: AnyObject>: @unchecked Sendable {
 
     /// Borrows a connection (opening one on a pool thread when under the limit), runs `body` with it on a
     /// pool thread, and returns it.
-    func withConnection<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
-        let borrowed = try await acquire()
+    /// - Parameter urgent: jump the queue of work waiting for a connection (not the work already running).
+    func withConnection<T: Sendable>(urgent: Bool = false, _ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
+        let borrowed = try await acquire(urgent: urgent)
         let outcome: UnsafeTransfer<(Connection?, Result<T, any Error>)>
         do {
             outcome = try await threads.runIfActive {
@@ -59,8 +62,11 @@ final class BlockingPool<Connection: AnyObject>: @unchecked Sendable {
             state.closed = true
             let idle = state.idle
             state.idle = []
-            for waiter in state.waiters { waiter.resume(throwing: DatabaseError(.connection, "database is shut down")) }
+            for waiter in state.waiters + state.urgentWaiters {
+                waiter.resume(throwing: DatabaseError(.connection, "database is shut down"))
+            }
             state.waiters = []
+            state.urgentWaiters = []
             return idle
         }
         let close = self.close
@@ -70,7 +76,7 @@ final class BlockingPool<Connection: AnyObject>: @unchecked Sendable {
     }
 
     /// nil means "a slot is yours: open a new connection".
-    private func acquire() async throws -> UnsafeTransfer<Connection?> {
+    private func acquire(urgent: Bool) async throws -> UnsafeTransfer<Connection?> {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<UnsafeTransfer<Connection?>, any Error>) in
             state.withLockedValue { state in
                 if state.closed {
@@ -80,6 +86,8 @@ final class BlockingPool<Connection: AnyObject>: @unchecked Sendable {
                 } else if state.created < maxConnections {
                     state.created += 1
                     continuation.resume(returning: UnsafeTransfer(nil))
+                } else if urgent {
+                    state.urgentWaiters.append(continuation)
                 } else {
                     state.waiters.append(continuation)
                 }
@@ -90,10 +98,12 @@ final class BlockingPool<Connection: AnyObject>: @unchecked Sendable {
     private func release(_ connection: Connection) {
         let closeNow: Bool = state.withLockedValue { state in
             if state.closed { return true }
-            if state.waiters.isEmpty {
-                state.idle.append(connection)
-            } else {
+            if !state.urgentWaiters.isEmpty {
+                state.urgentWaiters.removeFirst().resume(returning: UnsafeTransfer(connection))
+            } else if !state.waiters.isEmpty {
                 state.waiters.removeFirst().resume(returning: UnsafeTransfer(connection))
+            } else {
+                state.idle.append(connection)
             }
             return false
         }

@@ -45,6 +45,10 @@ public protocol Database: Sendable {
     /// several transactions back to back without queueing for the connection between them (group commit).
     func withConnection<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T
 
+    /// Like `withConnection`, ahead of other work waiting for a connection: for the ack path, where Slack waits for
+    /// the answer (and retries after 3 s), while background work can wait a few milliseconds more.
+    func withUrgentConnection<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T
+
     /// Like `withConnection`, while holding the lock that makes processes starting together take turns at opening
     /// and migrating the database (SQLite: a `flock` beside the file; PostgreSQL: none here, the migrator takes an
     /// advisory lock inside its transaction).

@@ -27,6 +27,10 @@ public final class PostgresDatabase: Database {
         try await pool.withConnection { try body($0) }
     }
 
+    public func withUrgentConnection<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
+        try await pool.withConnection(urgent: true) { try body($0) }
+    }
+
     public func shutdown() async { await pool.shutdown() }
 }
 

@@ -58,6 +58,10 @@ public final class SQLiteDatabase: Database {
         try await pool.withConnection { try body($0) }
     }
 
+    public func withUrgentConnection<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
+        try await pool.withConnection(urgent: true) { try body($0) }
+    }
+
     public func shutdown() async { await pool.shutdown() }
 }
 

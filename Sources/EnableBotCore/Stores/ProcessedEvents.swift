@@ -39,7 +39,8 @@ public struct ProcessedEvents: Sendable {
         stored: @escaping @Sendable ([Result<Int64?, any Error>]) -> Void
     ) async throws -> Bool {
         let now = self.now
-        return try await database.withConnection { connection in
+        // Ahead of the worker's writes: Slack is waiting for these acknowledgements.
+        return try await database.withUrgentConnection { connection in
             for _ in 0..<maxBatches {
                 guard let batch = nextBatch() else { return true }
                 do {
