@@ -84,7 +84,12 @@ struct NginxFrontTests {
     /// senders, counted until the fake Slack has every answer) with one and with two API replicas on PostgreSQL,
     /// the fake model answering at once. The senders, nginx, PostgreSQL, Redis, the fakes and the replicas share
     /// this machine's cores, so the figures are the whole loop's, not one replica's ceiling.
-    @Test("measure: events/s answered through nginx with 1 and 2 API replicas (printed, not asserted)")
+    /// Opt-in (ENABLEBOT_NGINX_MEASURE=1): two 2,000-event bursts load the machine enough to upset the timing-sensitive
+    /// tests that `swift test --parallel` runs beside it (crash resume, fairness, fast acknowledgements).
+    @Test(
+        "measure: events/s answered through nginx with 1 and 2 API replicas (printed, not asserted)",
+        .enabled(if: ProcessInfo.processInfo.environment["ENABLEBOT_NGINX_MEASURE"] == "1", "set ENABLEBOT_NGINX_MEASURE=1 to measure")
+    )
     func throughput() async throws {
         try await withStack { stack in
             let slack = try await stack.slack()
