@@ -4,7 +4,7 @@
 docker-compose.yml, config/.env.compose.example, config/k8s/*.yaml, config/grafana/enablebot-dashboard.json and
 config/nginx.conf (rendered by scripts/render-nginx.sh, then `nginx -t`). One line per check, then
 "N passed, M failed"; exit status 1 when anything failed. Needs Python 3 with PyYAML (installed with apt when
-missing) and nginx. SPEC.md is read from $ENABLEBOT_SPEC, else ../shared/SPEC.md beside the repository.
+missing) and nginx. The settings' names are read from $ENABLEBOT_SPEC, else docs/CONTRACT.md (the repository's contract).
 """
 import glob
 import json
@@ -63,9 +63,34 @@ def read(path):
         return handle.read()
 
 
+# --- Slack app manifest: what "Pointing it at real Slack" asks an operator to create ------------------------
+def check_manifest():
+    path = os.path.join(ROOT, "config", "slack-app-manifest.yaml")
+    manifest = yaml.safe_load(open(path))
+    settings_swift = open(os.path.join(ROOT, "Sources", "EnableBotCore", "Config", "Settings.swift")).read()
+    default_scopes = re.search(r'public var slackScopes = "([^"]+)"', settings_swift).group(1).split(",")
+    bot_scopes = manifest["oauth_config"]["scopes"]["bot"]
+    check("manifest: bot scopes are SLACK_SCOPES' default", sorted(bot_scopes) == sorted(default_scopes),
+          f"manifest {bot_scopes} vs default {default_scopes}")
+    events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
+    wanted = {"app_mention", "message.im", "app_uninstalled", "tokens_revoked", "assistant_thread_started",
+              "assistant_thread_context_changed"}
+    check("manifest: subscribes to the events the API handles", wanted <= events, f"missing {sorted(wanted - events)}")
+    check("manifest: events go to /slack/events",
+          manifest["settings"]["event_subscriptions"]["request_url"].endswith("/slack/events"))
+    commands = {c["command"]: c["url"] for c in manifest["features"]["slash_commands"]}
+    check("manifest: /ask goes to /slack/commands", commands.get("/ask", "").endswith("/slack/commands"), f"{commands}")
+    redirects = manifest["oauth_config"]["redirect_urls"]
+    check("manifest: both OAuth redirect URLs (install, Sign in with Slack)",
+          any(u.endswith("/slack/oauth/callback") for u in redirects) and any(u.endswith("/auth/slack/callback") for u in redirects),
+          f"{redirects}")
+    check("manifest: the assistant view is configured", "assistant_view" in manifest["features"])
+
+
 # --- SPEC.md: the names of the settings -------------------------------------------------------------------
 def spec_names():
-    candidates = [os.environ.get("ENABLEBOT_SPEC"), os.path.join(ROOT, "..", "shared", "SPEC.md"), "/work/shared/SPEC.md"]
+    candidates = [os.environ.get("ENABLEBOT_SPEC"), os.path.join(ROOT, "docs", "CONTRACT.md"),
+                  os.path.join(ROOT, "..", "shared", "SPEC.md")]
     for path in filter(None, candidates):
         if os.path.exists(path):
             text = open(path, encoding="utf-8").read()
@@ -77,7 +102,7 @@ def spec_names():
 
 SPEC, SPEC_PATH = spec_names()
 check("SPEC.md found and names settings", SPEC and {"DATABASE_URL", "ENCRYPTION_KEYS", "WEB_PORT", "API_PORT"} <= SPEC,
-      f"looked in $ENABLEBOT_SPEC, ../shared/SPEC.md, /work/shared/SPEC.md (found {SPEC_PATH})")
+      f"looked in $ENABLEBOT_SPEC, docs/CONTRACT.md, ../shared/SPEC.md (found {SPEC_PATH})")
 SPEC = SPEC or set()
 
 
@@ -506,6 +531,7 @@ def main():
     nginx_checks()
     k8s_checks()
     grafana_checks()
+    check_manifest()
     passed = sum(results)
     failed = len(results) - passed
     print(f"{passed} passed, {failed} failed")

@@ -44,7 +44,7 @@ struct SettingsTests {
         #expect(web.port == 8000)
         #expect(web.slackRedirectURI == "http://localhost:8000/slack/oauth/callback")
         #expect(web.slackOIDCRedirectURI == "http://localhost:8000/auth/slack/callback")
-        #expect(web.slackScopes == "app_mentions:read,chat:write,im:history,im:read,im:write,commands,users:read")
+        #expect(web.slackScopes == "app_mentions:read,assistant:write,chat:write,im:history,im:read,im:write,commands,users:read")
     }
 
     @Test("development secrets are generated once and shared")

@@ -20,7 +20,7 @@ struct InstallFlowTests {
             #expect(link.hasPrefix(h.slack.authorizeURL + "?"))
             let query = try WebChecks.query(of: link)
             #expect(query["client_id"] == "111.222")
-            #expect(query["scope"]?.hasPrefix("app_mentions:read,chat:write") == true)
+            #expect(query["scope"] == "app_mentions:read,assistant:write,chat:write,im:history,im:read,im:write,commands,users:read")
             #expect(query["redirect_uri"] == "http://localhost:8000/slack/oauth/callback")
             let state = try #require(WebChecks.state(in: link))
             #expect(state.count >= 22)

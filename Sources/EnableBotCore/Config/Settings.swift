@@ -43,7 +43,7 @@ public struct Settings: Sendable {
     public var slackClientID = ""
     public var slackClientSecret = ""
     public var slackRedirectURI = "http://localhost:8000/slack/oauth/callback"
-    public var slackScopes = "app_mentions:read,chat:write,im:history,im:read,im:write,commands,users:read"
+    public var slackScopes = "app_mentions:read,assistant:write,chat:write,im:history,im:read,im:write,commands,users:read"
     public var slackUserScopes = ""
     public var slackAuthorizeURL = "https://slack.com/oauth/v2/authorize"
     public var slackOIDCAuthorizeURL = "https://slack.com/openid/connect/authorize"

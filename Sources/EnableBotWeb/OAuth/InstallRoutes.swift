@@ -109,6 +109,7 @@ struct InstallRoutes {
 enum ScopeDescriptions {
     static let known: [String: String] = [
         "app_mentions:read": "see messages that mention @EnableBot",
+        "assistant:write": "answer in Slack's assistant pane (the split view for AI apps) and show that it is thinking",
         "chat:write": "post its answers in channels and threads",
         "im:history": "read the direct messages you send it",
         "im:read": "see its direct-message conversations",
