@@ -101,7 +101,7 @@ struct AnswerHandler: Sendable {
                 Counter(label: "llm_calls_total", dimensions: [("outcome", "ok")]).increment()
                 usage.record(tenantID: job.tenantID, .llmCalls)
                 log.info("model answered", metadata: ["duration_ms": "\(elapsed.milliseconds)", "model": "\(request.model)"])
-                text = job.command == nil ? answer : "<@\(job.userID)> asked: \(question)\n\n\(answer)"
+                text = Self.commandPrefix(job, question: question) + answer
                 remember = true
             } catch is CancellationError {
                 throw CancellationError()
@@ -128,7 +128,8 @@ struct AnswerHandler: Sendable {
     ) async throws {
         var postedTS = stored.postedTS
         if postedTS == nil {
-            guard let posted = try await post(job, text: text, installation: installation, log: log) else {
+            let parts = Self.messageParts(job, question: question, text: text, fromModel: remember)
+            guard let posted = try await post(job, parts: parts, log: log) else {
                 try await stores.jobs.complete(stored)  // Slack refused it for good: logged and audited.
                 return
             }
@@ -176,23 +177,67 @@ struct AnswerHandler: Sendable {
         }
     }
 
-    /// Posts the reply; returns its Slack `ts` (inner nil when Slack did not say). Returns nil when Slack refused it
-    /// (logged and audited; retrying would not help).
-    private func post(_ job: AnswerJob, text: String, installation: Installation, log: Logger) async throws -> String?? {
+    /// What a slash command's answer starts with: who asked what (their words as Slack sent them); empty for a mention.
+    static func commandPrefix(_ job: AnswerJob, question: String) -> String {
+        job.command == nil ? "" : "<@\(job.userID)> asked: \(question)\n\n"
+    }
+
+    /// The messages a reply is posted as. The model's words go through `SlackText` (escaped, Markdown as mrkdwn,
+    /// split to fit); EnableBot's own texts (the apology, the hint) and a command's prefix are posted as written.
+    static func messageParts(_ job: AnswerJob, question: String, text: String, fromModel: Bool) -> [String] {
+        guard fromModel else { return [text] }
+        let prefix = commandPrefix(job, question: question)
+        guard !prefix.isEmpty, text.hasPrefix(prefix) else { return SlackText.render(markdown: text) }
+        var parts = SlackText.render(markdown: String(text.dropFirst(prefix.count)))
+        if (prefix + parts[0]).utf16.count <= SlackText.messageLimit {
+            parts[0] = prefix + parts[0]
+        } else {
+            parts.insert(String(prefix.dropLast(2)), at: 0)
+        }
+        return parts
+    }
+
+    /// Posts the reply, part after part in the thread; returns the first part's Slack `ts` (inner nil when Slack did
+    /// not say). Returns nil when Slack refused the first part (logged and audited; retrying would not help).
+    ///
+    /// Once the first part is out, the job counts as posted (its `posted_ts` is the first part's): a later part that
+    /// fails (refused, 5xx, transport, cancelled) is logged (and audited when Slack refused it), the rest of the reply
+    /// is dropped and the job finishes with the first part's ts, so no retry posts any part a second time. A reply
+    /// is thus posted at most once per part, possibly cut short; progress per part is not stored. Parts go where
+    /// the first one goes (`replyThreadTS`: the thread, or top level for a DM or a command), one after the other.
+    private func post(_ job: AnswerJob, parts: [String], log: Logger) async throws -> String?? {
+        let token: String
         do {
-            let token = try await tokens.botToken(tenantID: job.tenantID)
-            let posted = try await slack.postMessage(channel: job.channelID, text: text, threadTS: job.replyThreadTS, token: token)
-            Counter(label: "slack_replies_total").increment()
-            log.info("replied", metadata: ["channel": "\(job.channelID)"])
-            return .some(posted.ts)
-        } catch let error as SlackAPIError where !error.code.hasPrefix("http_5") {
-            try await slackFailed(error, tenantID: job.tenantID, log: log)
-            return nil
+            token = try await tokens.botToken(tenantID: job.tenantID)
         } catch let error as BotTokenUnavailable {
             log.error("cannot reply: \(error.reason)")
             try? await stores.auditLog.record(tenantID: job.tenantID, actor: "system", action: "slack_error", detail: error.reason)
             return nil
         }
+        let first: String?
+        do {
+            first = try await slack.postMessage(channel: job.channelID, text: parts[0], threadTS: job.replyThreadTS, token: token).ts
+            Counter(label: "slack_replies_total").increment()
+            log.info("replied", metadata: ["channel": "\(job.channelID)", "parts": "\(parts.count)"])
+        } catch let error as SlackAPIError where !error.code.hasPrefix("http_5") {
+            try await slackFailed(error, tenantID: job.tenantID, log: log)
+            return nil
+        }
+        guard parts.count > 1 else { return .some(first) }
+        for (number, part) in parts.enumerated().dropFirst() {
+            do {
+                try await slack.postMessage(channel: job.channelID, text: part, threadTS: job.replyThreadTS, token: token)
+            } catch {
+                Counter(label: "reply_parts_dropped_total").increment()
+                log.warning("a later part of the reply failed; the rest is dropped",
+                            metadata: ["part": "\(number + 1)", "parts": "\(parts.count)", "error": "\(error)"])
+                if let error = error as? SlackAPIError, !error.code.hasPrefix("http_5") {
+                    try? await slackFailed(error, tenantID: job.tenantID, log: log)
+                }
+                break  // Even when cancelled: the caller finishes the job (or keeps the first ts) as for one part.
+            }
+        }
+        return .some(first)
     }
 
     /// Slack answered `ok:false` (or a 4xx): log Slack's code, audit it, and deactivate a tenant whose token no longer works.

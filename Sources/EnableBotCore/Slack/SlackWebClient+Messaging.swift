@@ -25,14 +25,20 @@ extension SlackWebClient {
         var text: String
         var threadTS: String?
         var user: String?
+        /// `none` and `false`: Slack acts only on the `<!here>`/`<@U…>` forms, never on bare `@channel`/`@here`
+        /// or names in the text (both are the defaults today; said explicitly so the text stays inert).
+        var parse: String? = "none"
+        var linkNames: Bool? = false
 
         enum CodingKeys: String, CodingKey {
-            case channel, text, user
+            case channel, text, user, parse
             case threadTS = "thread_ts"
+            case linkNames = "link_names"
         }
     }
 
-    /// `chat.postMessage`: posts `text` in `channel`, in the thread `threadTS` when given.
+    /// `chat.postMessage`: posts `text` (mrkdwn, already escaped by the caller) in `channel`, in the thread `threadTS`
+    /// when given, with `parse: none` and `link_names: false`.
     @discardableResult
     public func postMessage(channel: String, text: String, threadTS: String?, token: String) async throws -> SlackPostedMessage {
         try await callJSON(
