@@ -61,6 +61,8 @@ struct LLMClientTests {
         #expect(Prompt.question(from: "<@UBOT> hi <@U2>", botUserID: "UBOT", limit: 100) == "hi <@U2>")
         #expect(Prompt.question(from: "<@UBOT|enablebot>   what?  ", botUserID: "UBOT", limit: 100) == "what?")
         #expect(Prompt.question(from: "<@UBOT> " + String(repeating: "x", count: 50), botUserID: "UBOT", limit: 10).count == 10)
+        // Slack escapes what people type; the model sees what they typed.
+        #expect(Prompt.question(from: "<@UBOT> is a &lt; b &amp;&amp; b &gt; c?", botUserID: "UBOT", limit: 100) == "is a < b && b > c?")
         #expect(Prompt.messages(systemPrompt: "  ", history: [], question: "q").first?.content == Prompt.defaultSystemPrompt)
     }
 }

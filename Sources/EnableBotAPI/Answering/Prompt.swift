@@ -18,10 +18,11 @@ public struct PromptBudget: Sendable {
 enum Prompt {
     static let defaultSystemPrompt = """
         You are EnableBot, a helpful assistant in a Slack workspace. Answer clearly and concisely, \
-        using Slack formatting (*bold*, _italic_, `code`, bullet lists) where it helps.
+        using Markdown (**bold**, _italic_, `code`, code blocks, bullet lists, links) where it helps.
         """
 
-    /// The message without mentions of the bot (`<@U123>` or `<@U123|name>`), trimmed and cut to `limit` characters.
+    /// The message without mentions of the bot (`<@U123>` or `<@U123|name>`), with Slack's escapes undone (`&lt;` is
+    /// what the person typed as `<`; the answer is escaped again on its way out), trimmed and cut to `limit` characters.
     static func question(from text: String, botUserID: String, limit: Int) -> String {
         var result = text
         if !botUserID.isEmpty {
@@ -30,6 +31,8 @@ enum Prompt {
                 result.removeSubrange(start.lowerBound...end)
             }
         }
+        result = result.replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
+            .replacingOccurrences(of: "&amp;", with: "&")
         result = result.trimmingCharacters(in: .whitespacesAndNewlines)
         return result.count > limit ? String(result.prefix(limit)) : result
     }
