@@ -46,24 +46,13 @@ public func buildAPIApplication(
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) async throws -> some ApplicationProtocol {
     let now = dependencies.now ?? Date.init
-    var services: [any Service] = []
-    let backends: Backends
-    if let injected = dependencies.backends {
-        backends = injected
-    } else {
-        backends = try await Backends.open(settings: settings, logger: logger)
-        services += backends.services
-    }
+    let parts = try await ApplicationParts.assemble(
+        settings: settings, logger: logger, backends: dependencies.backends, http: dependencies.httpClient
+    )
+    let (backends, http) = (parts.backends, parts.http)
+    var services = parts.services
     let stores = Stores(database: backends.database, cipher: try TokenCipher(keys: settings.encryptionKeys), now: now)
 
-    let http: any HTTPClient
-    if let injected = dependencies.httpClient {
-        http = injected
-    } else {
-        let curl = CurlHTTPClient()
-        services.append(curl)
-        http = curl
-    }
     let slack = SlackWebClient(
         baseURL: settings.slackAPIBaseURL, http: http, logger: logger,
         maxRateLimitRetries: dependencies.slackMaxRateLimitRetries, sleep: dependencies.sleep

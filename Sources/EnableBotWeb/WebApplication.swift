@@ -58,22 +58,11 @@ public func buildWebApplication(
     guard let password = settings.adminPassword, !password.isEmpty else {
         throw ConfigurationError("ADMIN_PASSWORD", "is required for the dashboard")
     }
-    var services: [any Service] = []
-    let backends: Backends
-    if let injected = dependencies.backends {
-        backends = injected
-    } else {
-        backends = try await Backends.open(settings: settings, logger: logger)
-        services += backends.services
-    }
-    let http: any HTTPClient
-    if let injected = dependencies.http {
-        http = injected
-    } else {
-        let curl = CurlHTTPClient()
-        services.append(curl)
-        http = curl
-    }
+    let parts = try await ApplicationParts.assemble(
+        settings: settings, logger: logger, backends: dependencies.backends, http: dependencies.http
+    )
+    let (backends, http) = (parts.backends, parts.http)
+    var services = parts.services
     let now = dependencies.now ?? Date.init
     let stores = Stores(database: backends.database, cipher: try TokenCipher(keys: settings.encryptionKeys), now: now)
     let slack = SlackWebClient(baseURL: settings.slackAPIBaseURL, http: http, logger: logger)
