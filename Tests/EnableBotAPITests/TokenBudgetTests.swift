@@ -82,7 +82,9 @@ struct TokenBudgetTests {
                     let tokenLines = text.split(separator: "\n").filter { $0.hasPrefix("llm_tokens_total{") }
                     #expect(tokenLines.contains { $0.contains("kind=\"prompt\"") && $0.contains("model=\"gpt-4o-mini\"") })
                     #expect(tokenLines.contains { $0.contains("kind=\"completion\"") })
-                    #expect(!tokenLines.contains { $0.contains("T1") || $0.contains("tenant") })
+                    // Labelled by model and kind only: no tenant.
+                    let labelNames = Set(tokenLines.flatMap { line in line.matches(of: /([a-z_]+)="/).map { String($0.output.1) } })
+                    #expect(labelNames == ["model", "kind"])
                 }
             }
             // Written by the last flush at shutdown: four calls of 40 tokens for T1, one for T2.
