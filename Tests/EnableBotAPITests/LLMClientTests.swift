@@ -20,7 +20,7 @@ struct LLMClientTests {
                 baseURL: llm.baseURL, apiKey: "sk-abc", timeout: .seconds(5), http: http, logger: TestLog.logger,
                 maxRetries: 2, backoff: .milliseconds(1))
             llm.script(.status(500), .status(502))
-            #expect(try await client.complete(Self.request) == "Echo: hello")
+            #expect(try await client.complete(Self.request).text == "Echo: hello")
             #expect(llm.calls.count == 3)
             #expect(llm.calls.allSatisfy { $0.authorization == "Bearer sk-abc" && $0.model == "m" })
             llm.script(.status(500), .status(500), .status(500))
@@ -29,6 +29,20 @@ struct LLMClientTests {
             llm.script(.status(401))
             await #expect(throws: LLMError.rejected("")) { try await client.complete(Self.request) }
             #expect(llm.calls.count == 7)
+        }
+    }
+
+    @Test("OpenAI client: the answer's usage is reported when the server gives it, nil when it does not")
+    func usage() async throws {
+        try await withStack { stack in
+            let llm = try await stack.llm()
+            let client = OpenAIChatClient(
+                baseURL: llm.baseURL, apiKey: "k", timeout: .seconds(5), http: stack.http(), logger: TestLog.logger)
+            llm.reportUsage(prompt: 31, completion: 7)
+            let answer = try await client.complete(Self.request)
+            #expect(answer == LLMCompletion(text: "Echo: hello", usage: LLMUsage(promptTokens: 31, completionTokens: 7)))
+            llm.reportUsage(nil)
+            #expect(try await client.complete(Self.request) == LLMCompletion(text: "Echo: hello", usage: nil))
         }
     }
 
@@ -48,12 +62,12 @@ struct LLMClientTests {
         let model = OfflineModel()
         let first = try await model.complete(Self.request)
         #expect(first == (try await model.complete(Self.request)))
-        #expect(first.contains("hello"))
+        #expect(first.text.contains("hello"))
         let longer = LLMRequest(model: "m", messages: [
             LLMMessage(role: .system, content: "s"), LLMMessage(role: .user, content: "a"),
             LLMMessage(role: .assistant, content: "b"), LLMMessage(role: .user, content: "c"),
         ])
-        #expect(try await model.complete(longer).contains("2 earlier messages"))
+        #expect(try await model.complete(longer).text.contains("2 earlier messages"))
     }
 
     @Test("mentions of the bot are stripped, others kept; the message is cut to its budget")

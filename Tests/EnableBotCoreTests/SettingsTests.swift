@@ -64,13 +64,28 @@ struct SettingsTests {
         ("KEY_ROTATION_DAYS", "-1"), ("LOG_LEVEL", "loud"), ("LOG_FORMAT", "xml"), ("SLACK_API_BASE_URL", "ftp://x"),
         ("LLM_BASE_URL", "not a url"), ("LLM_TIMEOUT_SECONDS", "1.5"), ("MAX_WORKERS", "many"),
         ("RATE_LIMIT_PER_TENANT", "100/fortnight"), ("RATE_LIMIT_GLOBAL", "0/minute"), ("MAX_BODY_BYTES", "1e6"),
-        ("ENABLEBOT_ENV", "staging"),
+        ("ENABLEBOT_ENV", "staging"), ("TOKEN_BUDGET_PER_TENANT", "2000000/week"), ("TOKEN_BUDGET_PER_TENANT", "-5"),
+        ("TOKEN_BUDGET_PER_TENANT", "lots"),
     ])
     func malformed(name: String, value: String) throws {
         let failure = try #require(error(.api, [name: value]))
         #expect(failure.setting == name)
         #expect(failure.description.hasPrefix("configuration error: \(name) "))
         #expect(!failure.description.contains("\n"))
+    }
+
+    @Test("TOKEN_BUDGET_PER_TENANT: N/month for both services, 0 (the default) is unlimited")
+    func tokenBudget() throws {
+        #expect(try Settings.load(service: .api, environment: env()).tokenBudgetPerTenant == .unlimited)
+        for service in [ServiceName.api, .web] {
+            let settings = try Settings.load(service: service, environment: env(["TOKEN_BUDGET_PER_TENANT": "2000000/month"]))
+            #expect(settings.tokenBudgetPerTenant == TokenBudget(tokensPerMonth: 2_000_000))
+        }
+        #expect(try Settings.load(service: .api, environment: env(["TOKEN_BUDGET_PER_TENANT": "0"])).tokenBudgetPerTenant.isUnlimited)
+        let budget = TokenBudget(tokensPerMonth: 100)
+        #expect(budget.description == "100/month" && TokenBudget(parsing: budget.description) == budget)
+        #expect(!budget.isExhausted(byUsing: 99) && budget.isExhausted(byUsing: 100))
+        #expect(!TokenBudget.unlimited.isExhausted(byUsing: .max))
     }
 
     @Test("an empty or blank signing secret is refused")

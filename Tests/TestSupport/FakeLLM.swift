@@ -35,7 +35,12 @@ public final class FakeLLM: Sendable {
         var always: Behavior?
         var inFlight = 0
         var maxInFlight = 0
+        /// What each answer reports in `usage`; nil: no `usage` object.
+        var usage: (prompt: Int, completion: Int)? = FakeLLM.defaultUsage
     }
+
+    /// Every answer reports this `usage` unless told otherwise (`reportUsage`).
+    public static let defaultUsage: (prompt: Int, completion: Int)? = (prompt: 30, completion: 10)
 
     private let server: LocalHTTPServer
     private let state: NIOLockedValueBox<State>
@@ -55,13 +60,14 @@ public final class FakeLLM: Sendable {
                 var request = request
                 let buffer = try await request.body.collect(upTo: 4 << 20)
                 let call = Self.parse(Array(buffer.readableBytesView), authorization: request.headers[.authorization])
-                let behavior = state.withLockedValue { state -> Behavior? in
+                let (behavior, usage) = state.withLockedValue { state -> (Behavior?, (prompt: Int, completion: Int)?) in
                     state.calls.append(call)
                     state.inFlight += 1
                     state.maxInFlight = max(state.maxInFlight, state.inFlight)
-                    if !state.scripted.isEmpty { return state.scripted.removeFirst() }
-                    return state.always
+                    if !state.scripted.isEmpty { return (state.scripted.removeFirst(), state.usage) }
+                    return (state.always, state.usage)
                 }
+                func completion(_ text: String) -> Response { Self.completion(text, usage: usage) }
                 defer { state.withLockedValue { $0.inFlight -= 1 } }
                 let echo = "Echo: " + (call.messages.last { $0.role == "user" }?.content ?? "")
                 switch behavior {
@@ -90,6 +96,15 @@ public final class FakeLLM: Sendable {
         state.withLockedValue { $0.always = behavior }
     }
 
+    /// The `usage` every later answer reports (nil: answers without one, as some servers send).
+    public func reportUsage(prompt: Int, completion: Int) {
+        state.withLockedValue { $0.usage = (prompt: prompt, completion: completion) }
+    }
+
+    public func reportUsage(_ usage: (prompt: Int, completion: Int)?) {
+        state.withLockedValue { $0.usage = usage }
+    }
+
     public var calls: [Call] { state.withLockedValue { $0.calls } }
     public var inFlight: Int { state.withLockedValue { $0.inFlight } }
     public var maxInFlight: Int { state.withLockedValue { $0.maxInFlight } }
@@ -107,11 +122,16 @@ public final class FakeLLM: Sendable {
 
     public func stop() async { await server.stop() }
 
-    private static func completion(_ text: String) -> Response {
-        let object: [String: Any] = [
+    private static func completion(_ text: String, usage: (prompt: Int, completion: Int)?) -> Response {
+        var object: [String: Any] = [
             "id": "chatcmpl-fake", "object": "chat.completion",
             "choices": [["index": 0, "message": ["role": "assistant", "content": text], "finish_reason": "stop"]],
         ]
+        if let usage {
+            object["usage"] = [
+                "prompt_tokens": usage.prompt, "completion_tokens": usage.completion, "total_tokens": usage.prompt + usage.completion,
+            ]
+        }
         let data = (try? JSONSerialization.data(withJSONObject: object)) ?? Data()
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }

@@ -78,6 +78,17 @@ struct AnswerHandler: Sendable {
             return
         }
 
+        // The month's token budget: used up means no model call at all (and no tokens).
+        let tokenBudget = installation.settings.effectiveTokenBudget(default: limits.tokenBudget)
+        if !question.isEmpty, !tokenBudget.isUnlimited {
+            let spent = try await usage.monthTokens(tenantID: job.tenantID)
+            if tokenBudget.isExhausted(byUsing: spent) {
+                try await budgetExhausted(job, budget: tokenBudget, spent: spent, log: log)
+                try await stores.jobs.complete(stored)
+                return
+            }
+        }
+
         let text: String
         var remember = false
         if question.isEmpty {
@@ -95,12 +106,17 @@ struct AnswerHandler: Sendable {
             )
             let start = ContinuousClock.now
             do {
-                let answer = try await llm.complete(request)
+                let completion = try await llm.complete(request)
+                let answer = completion.text
                 let elapsed = ContinuousClock.now - start
                 Timer(label: "llm_call_duration_seconds").recordNanoseconds(elapsed.milliseconds * 1_000_000)
                 Counter(label: "llm_calls_total", dimensions: [("outcome", "ok")]).increment()
                 usage.record(tenantID: job.tenantID, .llmCalls)
-                log.info("model answered", metadata: ["duration_ms": "\(elapsed.milliseconds)", "model": "\(request.model)"])
+                recordTokens(completion.usage, tenantID: job.tenantID, model: request.model)
+                log.info("model answered", metadata: [
+                    "duration_ms": "\(elapsed.milliseconds)", "model": "\(request.model)",
+                    "prompt_tokens": "\(completion.usage?.promptTokens ?? 0)", "completion_tokens": "\(completion.usage?.completionTokens ?? 0)",
+                ])
                 text = Self.commandPrefix(job, question: question) + answer
                 remember = true
             } catch is CancellationError {
@@ -265,6 +281,36 @@ struct AnswerHandler: Sendable {
         try await stores.auditLog.record(tenantID: job.tenantID, actor: "slack", action: job.eventType, detail: job.detail)
         logger.info("installation deactivated", metadata: ["tenant_id": "\(job.tenantID)", "event_id": "\(job.eventID)", "event": "\(job.eventType)"])
     }
+
+    /// What the completion cost: counted for the workspace's budget (per day, flushed each second) and in `/metrics` by
+    /// model (no tenant label). A server that does not report usage costs nothing here.
+    private func recordTokens(_ spent: LLMUsage?, tenantID: String, model: String) {
+        guard let spent else { return }
+        usage.record(tenantID: tenantID, .promptTokens, by: spent.promptTokens)
+        usage.record(tenantID: tenantID, .completionTokens, by: spent.completionTokens)
+        Counter(label: "llm_tokens_total", dimensions: [("model", model), ("kind", "prompt")]).increment(by: spent.promptTokens)
+        Counter(label: "llm_tokens_total", dimensions: [("model", model), ("kind", "completion")]).increment(by: spent.completionTokens)
+    }
+
+    /// The month's budget is spent: counted, audited, and the person told once a day.
+    private func budgetExhausted(_ job: AnswerJob, budget: TokenBudget, spent: Int64, log: Logger) async throws {
+        Counter(label: "llm_budget_exhausted_total").increment()
+        try await stores.auditLog.record(
+            tenantID: job.tenantID, actor: "system", action: "budget_exhausted",
+            detail: "token budget \(budget) reached (\(spent) used this month); event \(job.eventID) from \(job.userID) not sent to the model"
+        )
+        log.warning("token budget used up; not calling the model", metadata: ["budget": "\(budget)", "used": "\(spent)"])
+        let noticeKey = "budget-notice:\(job.tenantID):\(job.userID)"
+        guard try await limiter.claimNotice(noticeKey, window: 86_400, at: now()) else { return }
+        do {
+            let token = try await tokens.botToken(tenantID: job.tenantID)
+            try await slack.postEphemeral(
+                channel: job.channelID, user: job.userID, text: Prompt.budgetNotice, threadTS: job.replyThreadTS, token: token
+            )
+        } catch let error as SlackAPIError {
+            try await slackFailed(error, tenantID: job.tenantID, log: log)
+        }
+    }
 }
 
 extension Optional {
@@ -282,10 +328,12 @@ struct AnswerLimits: Sendable {
     var perTenant: RateLimitSpec
     var global: RateLimitSpec
     var defaultModel: String
+    var tokenBudget: TokenBudget
 
     init(settings: Settings) {
         perTenant = settings.rateLimitPerTenant
         global = settings.rateLimitGlobal
         defaultModel = settings.llmModel
+        tokenBudget = settings.tokenBudgetPerTenant
     }
 }

@@ -54,4 +54,8 @@ enum Prompt {
         let seconds = max(1, Int(retryAfter.rounded(.up)))
         return "EnableBot is handling too many requests for this workspace right now. Please try again in about \(seconds) s."
     }
+
+    /// Sent at most once a day per person while the workspace's monthly token budget is used up.
+    static let budgetNotice =
+        "EnableBot has used this workspace's AI budget for the month, so it can't answer until next month. A workspace admin can ask the operator for a higher budget."
 }

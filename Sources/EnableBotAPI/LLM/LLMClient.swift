@@ -57,8 +57,32 @@ public struct LLMError: Error, CustomStringConvertible, Equatable, Sendable {
     public static func == (lhs: LLMError, rhs: LLMError) -> Bool { lhs.kind == rhs.kind }
 }
 
+/// The tokens one completion cost, as the server reports them (`usage.prompt_tokens`, `usage.completion_tokens`).
+public struct LLMUsage: Sendable, Equatable {
+    public var promptTokens: Int64
+    public var completionTokens: Int64
+
+    public init(promptTokens: Int64, completionTokens: Int64) {
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+    }
+
+    public var totalTokens: Int64 { promptTokens + completionTokens }
+}
+
+/// The model's answer and what it cost (nil when the server did not say).
+public struct LLMCompletion: Sendable, Equatable {
+    public var text: String
+    public var usage: LLMUsage?
+
+    public init(text: String, usage: LLMUsage? = nil) {
+        self.text = text
+        self.usage = usage
+    }
+}
+
 /// A chat-completions model: answers a conversation with text.
 public protocol LLMClient: Sendable {
     /// The model's answer. Throws `LLMError` when there is none, `CancellationError` when the task was cancelled.
-    func complete(_ request: LLMRequest) async throws -> String
+    func complete(_ request: LLMRequest) async throws -> LLMCompletion
 }

@@ -5,13 +5,18 @@ import Foundation
 public struct OfflineModel: LLMClient {
     public init() {}
 
-    public func complete(_ request: LLMRequest) async throws -> String {
+    public func complete(_ request: LLMRequest) async throws -> LLMCompletion {
         let question = request.messages.last { $0.role == .user }?.content ?? ""
         let earlier = request.messages.dropLast().filter { $0.role != .system }.count
         let quoted = question.count > 200 ? String(question.prefix(200)) + "…" : question
         var answer = "(offline model, no LLM_API_KEY set) You asked: \u{201C}\(quoted)\u{201D}."
         if earlier > 0 { answer += " I remember \(earlier) earlier message\(earlier == 1 ? "" : "s") in this thread." }
         answer += " Set LLM_API_KEY for real answers."
-        return answer
+        // An estimate (about four characters a token), so budgets and the dashboard can be tried without a key.
+        let promptCharacters = request.messages.reduce(0) { $0 + $1.content.count }
+        return LLMCompletion(
+            text: answer,
+            usage: LLMUsage(promptTokens: Int64((promptCharacters + 3) / 4), completionTokens: Int64((answer.count + 3) / 4))
+        )
     }
 }

@@ -43,10 +43,15 @@ public struct OpenAIChatClient: LLMClient {
             struct Message: Decodable { var content: String? }
             var message: Message?
         }
+        struct Usage: Decodable {
+            var prompt_tokens: Int64?
+            var completion_tokens: Int64?
+        }
         var choices: [Choice]
+        var usage: Usage?
     }
 
-    public func complete(_ request: LLMRequest) async throws -> String {
+    public func complete(_ request: LLMRequest) async throws -> LLMCompletion {
         let body = try JSONEncoder().encode(Body(model: request.model, messages: request.messages))
         let httpRequest = HTTPClientRequest(
             method: "POST", url: endpoint,
@@ -66,7 +71,14 @@ public struct OpenAIChatClient: LLMClient {
                           !content.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
                         throw LLMError.invalidResponse("no answer in the completion")
                     }
-                    return content
+                    // Usage counts only when the server gave both numbers, and sane ones.
+                    let usage = completion.usage.flatMap { usage -> LLMUsage? in
+                        guard let prompt = usage.prompt_tokens, let answer = usage.completion_tokens, prompt >= 0, answer >= 0 else {
+                            return nil
+                        }
+                        return LLMUsage(promptTokens: prompt, completionTokens: answer)
+                    }
+                    return LLMCompletion(text: content, usage: usage)
                 case 429, 500..<600:
                     failure = .unavailable("HTTP \(response.status)")
                 default:

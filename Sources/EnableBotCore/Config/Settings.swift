@@ -66,6 +66,8 @@ public struct Settings: Sendable {
     public var maxInflightPerTenant: Int?
     public var rateLimitPerTenant = RateLimitSpec(limit: 100, windowSeconds: 60)
     public var rateLimitGlobal = RateLimitSpec(limit: 10_000, windowSeconds: 60)
+    /// Model tokens a workspace may use a month unless the operator set its own (`TOKEN_BUDGET_PER_TENANT`; 0: unlimited).
+    public var tokenBudgetPerTenant = TokenBudget.unlimited
     /// Minutes between the retention runs the API service does itself (`RETENTION_INTERVAL_MINUTES`; 0 turns them off).
     public var retentionIntervalMinutes = 10
     /// Chat memory retention (`CHAT_MEMORY_DAYS`, `CHAT_ARCHIVE_DAYS`), as `enablebot retention run` defaults it.
@@ -125,6 +127,7 @@ public struct Settings: Sendable {
         s.llmModel = reader.string("LLM_MODEL", default: s.llmModel)
         s.llmModels = try reader.list("LLM_MODELS", default: [s.llmModel])
         s.rateLimitPerTenant = try reader.rateLimit("RATE_LIMIT_PER_TENANT", default: s.rateLimitPerTenant)
+        s.tokenBudgetPerTenant = try reader.tokenBudget("TOKEN_BUDGET_PER_TENANT", default: s.tokenBudgetPerTenant)
 
         if let keys = reader.optional("ENCRYPTION_KEYS") {
             do {

@@ -49,6 +49,14 @@ struct SettingsReader {
         return spec
     }
 
+    func tokenBudget(_ name: String, default fallback: TokenBudget) throws(ConfigurationError) -> TokenBudget {
+        guard let text = optional(name) else { return fallback }
+        guard let budget = TokenBudget(parsing: text) else {
+            throw ConfigurationError(name, "must look like 2000000/month (tokens a month), or 0 for unlimited (got \"\(Self.clip(text))\")")
+        }
+        return budget
+    }
+
     /// A comma list of names (`a,b, c`); at least one when set. Names may use letters, digits and `. - _ : / @`.
     func list(_ name: String, default fallback: [String]) throws(ConfigurationError) -> [String] {
         guard let text = optional(name) else { return fallback }

@@ -72,12 +72,23 @@ public struct TenantSettings: Sendable, Equatable {
     public var rateLimit: RateLimitSpec?
     /// The operator's limit for this workspace; nil: `RATE_LIMIT_PER_TENANT` is the ceiling.
     public var rateLimitCeiling: RateLimitSpec?
+    /// The operator's token budget for this workspace; nil: `TOKEN_BUDGET_PER_TENANT`. Only the operator sets it.
+    public var tokenBudget: TokenBudget?
 
-    public init(model: String? = nil, systemPrompt: String? = nil, rateLimit: RateLimitSpec? = nil, rateLimitCeiling: RateLimitSpec? = nil) {
+    public init(
+        model: String? = nil, systemPrompt: String? = nil, rateLimit: RateLimitSpec? = nil, rateLimitCeiling: RateLimitSpec? = nil,
+        tokenBudget: TokenBudget? = nil
+    ) {
         self.model = model
         self.systemPrompt = systemPrompt
         self.rateLimit = rateLimit
         self.rateLimitCeiling = rateLimitCeiling
+        self.tokenBudget = tokenBudget
+    }
+
+    /// The budget model calls are held to: the workspace's own, else the deployment's.
+    public func effectiveTokenBudget(default deploymentBudget: TokenBudget) -> TokenBudget {
+        tokenBudget ?? deploymentBudget
     }
 
     /// The limit events are held to: the workspace's own, else the operator's, else the deployment's.

@@ -1,6 +1,6 @@
 /// The schema, as numbered migrations. Never edit a shipped migration: add the next number.
 enum SchemaMigrations {
-    static let all: [Migration] = [initialSchema, leanerEventWrites, dashboardAuthority, jobProgress, scaleOut]
+    static let all: [Migration] = [initialSchema, leanerEventWrites, dashboardAuthority, jobProgress, scaleOut, tokenBudgets]
 
     static let initialSchema = Migration(version: 1, name: "initial schema") { dialect in
         let id = dialect == .postgres
@@ -224,6 +224,18 @@ enum SchemaMigrations {
             "DROP TABLE chat_memory_unpartitioned",
         ]
         return statements
+    }
+}
+
+extension SchemaMigrations {
+    /// Issue 11: model tokens per tenant and day (what `TOKEN_BUDGET_PER_TENANT` counts), and the operator's own token
+    /// budget for a workspace (tokens a month; NULL: the deployment's, 0: unlimited).
+    static let tokenBudgets = Migration(version: 6, name: "token usage and budgets") { _ in
+        [
+            "ALTER TABLE usage_counters ADD COLUMN prompt_tokens BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE usage_counters ADD COLUMN completion_tokens BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE installations ADD COLUMN token_budget BIGINT",
+        ]
     }
 }
 

@@ -11,7 +11,8 @@ public final class UsageRecorder: Service, Sendable {
     private let interval: Duration
     private let now: @Sendable () -> Date
     private let logger: Logger
-    private let pending = NIOLockedValueBox<[UsageKey: Usage]>([:])
+    /// Counted, not yet written; and the batch being written right now (still to be counted by `monthTokens`).
+    private let pending = NIOLockedValueBox<(counts: [UsageKey: Usage], writing: [UsageKey: Usage])>(([:], [:]))
 
     public init(counters: UsageCounters, interval: Duration = .seconds(1), now: @escaping @Sendable () -> Date = Date.init, logger: Logger) {
         self.counters = counters
@@ -23,37 +24,42 @@ public final class UsageRecorder: Service, Sendable {
     public func record(tenantID: String, _ counter: UsageCounters.Counter, by amount: Int64 = 1) {
         let key = UsageKey(tenantID: tenantID, day: UsageCounters.day(now()))
         pending.withLockedValue { pending in
-            var usage = pending[key] ?? Usage()
-            switch counter {
-            case .events: usage.events += amount
-            case .llmCalls: usage.llmCalls += amount
-            case .rateLimited: usage.rateLimited += amount
-            case .errors: usage.errors += amount
-            }
-            pending[key] = usage
+            pending.counts[key, default: Usage()].add(counter, amount)
         }
+    }
+
+    /// A tenant's model tokens this UTC month: what is written plus what this process has counted and not yet written
+    /// (so a budget holds exactly within one process; other replicas' counts show within a second). May briefly count a
+    /// batch twice while it is being written, never not at all: a budget errs towards stopping.
+    public func monthTokens(tenantID: String) async throws -> Int64 {
+        let today = UsageCounters.day(now())
+        let month = String(today.prefix(8))
+        let unwritten = pending.withLockedValue { pending -> Int64 in
+            (Array(pending.counts) + Array(pending.writing)).reduce(0) { sum, entry in
+                entry.key.tenantID == tenantID && entry.key.day.hasPrefix(month) ? sum + entry.value.tokens : sum
+            }
+        }
+        return try await counters.monthTokens(tenantID: tenantID, day: today) + unwritten
     }
 
     /// Writes what has been counted so far; on failure the counts are kept for the next try.
     public func flush() async {
         let batch = pending.withLockedValue { pending -> [UsageKey: Usage] in
-            defer { pending = [:] }
-            return pending
+            // One flush at a time (`run` is the only caller); a second one meanwhile leaves the counts for later.
+            guard pending.writing.isEmpty else { return [:] }
+            pending.writing = pending.counts
+            pending.counts = [:]
+            return pending.writing
         }
         guard !batch.isEmpty else { return }
         do {
             try await counters.add(batch)
+            pending.withLockedValue { $0.writing = [:] }
         } catch {
             logger.warning("cannot write usage counters yet", metadata: ["error": "\(error)"])
             pending.withLockedValue { pending in
-                for (key, usage) in batch {
-                    var merged = pending[key] ?? Usage()
-                    merged.events += usage.events
-                    merged.llmCalls += usage.llmCalls
-                    merged.rateLimited += usage.rateLimited
-                    merged.errors += usage.errors
-                    pending[key] = merged
-                }
+                for (key, usage) in batch { pending.counts[key, default: Usage()].add(usage) }
+                pending.writing = [:]
             }
         }
     }

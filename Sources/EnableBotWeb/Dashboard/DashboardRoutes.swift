@@ -77,6 +77,8 @@ struct DashboardRoutes {
         values["systemPrompt"] = form?["system_prompt"] ?? settings.systemPrompt ?? ""
         values["rateLimit"] = form?["rate_limit"] ?? settings.rateLimit?.description ?? ""
         values["rateLimitCeiling"] = (settings.rateLimitCeiling ?? environment.settings.rateLimitPerTenant).description
+        values["tokenBudgetValue"] = form?["token_budget"] ?? settings.tokenBudget?.description ?? ""
+        values["defaultTokenBudget"] = Self.budgetText(environment.settings.tokenBudgetPerTenant)
         values["isOperator"] = session.isOperator
         values["active"] = installation.status == .active
         values["suspended"] = installation.status == .suspended
@@ -151,8 +153,10 @@ struct DashboardRoutes {
         let form = try await environment.readForm(request, context: context)
         let installation = try await accessible(tenantID, session)
         let validated: TenantSettings
+        let budget: TokenBudget??
         do {
             validated = try SettingsForm.validate(form)
+            budget = try SettingsForm.tokenBudget(form)
         } catch let error as SettingsForm.Invalid {
             return try await renderTenant(installation, session: session, error: error.message, form: form, status: .badRequest)
         }
@@ -165,6 +169,15 @@ struct DashboardRoutes {
                 "The model must be one the operator allows: \(environment.settings.llmModels.joined(separator: ", ")).",
                 tenantID: tenantID, session: session
             )
+        }
+        // The token budget is the operator's alone; a form without the field leaves it as it is.
+        if let budget, budget != current.tokenBudget {
+            guard session.isOperator else {
+                throw await environment.refuse(
+                    "Only the operator can change this workspace's token budget.", tenantID: tenantID, session: session
+                )
+            }
+            updated.tokenBudget = budget
         }
         if session.isOperator {
             updated.rateLimitCeiling = validated.rateLimit
@@ -270,6 +283,15 @@ struct DashboardRoutes {
             "rateLimitedToday": today.rateLimited, "rateLimitedMonth": month.rateLimited,
             "rateLimit": installation.settings.effectiveRateLimit(default: environment.settings.rateLimitPerTenant).description,
         ]
+        let budget = installation.settings.effectiveTokenBudget(default: environment.settings.tokenBudgetPerTenant)
+        row["tokensMonth"] = Self.number(month.tokens)
+        row["promptTokensMonth"] = Self.number(month.promptTokens)
+        row["completionTokensMonth"] = Self.number(month.completionTokens)
+        row["tokenBudget"] = Self.budgetText(budget)
+        if !budget.isUnlimited {
+            row["tokenBudgetPercent"] = min(999, Int(month.tokens * 100 / budget.tokensPerMonth))
+            if budget.isExhausted(byUsing: month.tokens) { row["budgetExhausted"] = true }
+        }
         // Absent rather than empty, so the templates' inverted sections ("none") see it as missing.
         if let lastError = installation.lastError, !lastError.isEmpty { row["lastError"] = lastError }
         return row
@@ -288,6 +310,22 @@ struct DashboardRoutes {
 
     private func keyAges() async throws -> [KeyAge] {
         try await stores.keys.ages(keyIDs: environment.settings.encryptionKeys.map(\.id), rotationDays: environment.settings.keyRotationDays)
+    }
+
+    /// "2,000,000 tokens/month", or "unlimited".
+    static func budgetText(_ budget: TokenBudget) -> String {
+        budget.isUnlimited ? "unlimited" : "\(number(budget.tokensPerMonth)) tokens/month"
+    }
+
+    /// 1234567 → "1,234,567".
+    static func number(_ value: Int64) -> String {
+        let digits = String(value.magnitude)
+        var out = ""
+        for (i, c) in digits.enumerated() {
+            if i > 0, (digits.count - i) % 3 == 0 { out.append(",") }
+            out.append(c)
+        }
+        return (value < 0 ? "-" : "") + out
     }
 
     static func pathSegment(_ text: String) -> String {

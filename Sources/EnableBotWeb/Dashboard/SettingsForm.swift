@@ -38,6 +38,18 @@ enum SettingsForm {
         return TenantSettings(model: model.isEmpty ? nil : model, systemPrompt: prompt.isEmpty ? nil : prompt, rateLimit: rateLimit)
     }
 
+    /// The `token_budget` field: nil when the form has none (leave the budget as it is), `.some(nil)` when it is empty
+    /// (the deployment's `TOKEN_BUDGET_PER_TENANT`), else `N/month`, a bare `N`, or `0` for unlimited.
+    static func tokenBudget(_ form: [String: String]) throws -> TokenBudget?? {
+        guard let raw = form["token_budget"] else { return nil }
+        let text = raw.trimmingCharacters(in: .whitespaces)
+        if text.isEmpty { return .some(nil) }
+        guard let budget = TokenBudget(parsing: text) else {
+            throw Invalid(message: "The token budget must look like 2000000/month (tokens a month), or 0 for unlimited.")
+        }
+        return .some(budget)
+    }
+
     /// "model: default → gpt-4o; rate limit: 100/minute → 50/minute; system prompt changed (120 characters)".
     static func describeChange(from old: TenantSettings, to new: TenantSettings) -> String {
         var parts: [String] = []
@@ -47,6 +59,9 @@ enum SettingsForm {
         }
         if old.rateLimitCeiling != new.rateLimitCeiling {
             parts.append("operator's limit: \(old.rateLimitCeiling?.description ?? "default") → \(new.rateLimitCeiling?.description ?? "default")")
+        }
+        if old.tokenBudget != new.tokenBudget {
+            parts.append("token budget: \(old.tokenBudget?.description ?? "default") → \(new.tokenBudget?.description ?? "default")")
         }
         if old.systemPrompt != new.systemPrompt {
             parts.append(new.systemPrompt.map { "system prompt changed (\($0.count) characters)" } ?? "system prompt reset to default")
