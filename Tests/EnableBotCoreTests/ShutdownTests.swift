@@ -20,23 +20,35 @@ struct ShutdownTests {
           arguments: ["enablebot-api", "enablebot-web"], Backend.allCases)
     func sigterm(executable: String, backend: Backend) async throws {
         let directory = TestPaths.temporaryDirectory()
-        let port = try FreePort.next()
-        var environment = [
-            "ENABLEBOT_DATA_DIR": directory, "API_PORT": "\(port)", "WEB_PORT": "\(port)", "LOG_LEVEL": "info",
-        ]
-        switch backend {
-        case .sqlite:
-            environment["DATABASE_URL"] = "sqlite:\(directory)/service.sqlite"
-        case .postgresAndRedis:
-            environment["DATABASE_URL"] = try await PostgresTestServer.freshSchemaURL()
-            environment["REDIS_URL"] = try TestRedis.url()
+        let expectedService = executable == "enablebot-api" ? "api" : "web"
+        var databaseURL = "sqlite:\(directory)/service.sqlite"
+        var redisURL: String?
+        if backend == .postgresAndRedis {
+            databaseURL = try await PostgresTestServer.freshSchemaURL()
+            redisURL = try TestRedis.url()
         }
-        let service = try ServiceProcess.start(executable, environment: environment, directory: directory)
-        defer { service.kill() }
-
         let http = CurlHTTPClient()
         defer { http.shutdown() }
-        let health = try await service.waitForHealth(port: port, http: http)
+        // A free port can be taken by another test's server between choosing it and binding it: then this process
+        // cannot listen, and /health answers for someone else. Check who answered, and try another port if need be.
+        var started: (service: ServiceProcess, port: Int, health: String)?
+        for _ in 0..<3 where started == nil {
+            let port = try FreePort.next()
+            var environment = [
+                "ENABLEBOT_DATA_DIR": directory, "API_PORT": "\(port)", "WEB_PORT": "\(port)", "LOG_LEVEL": "info",
+                "DATABASE_URL": databaseURL,
+            ]
+            environment["REDIS_URL"] = redisURL
+            let candidate = try ServiceProcess.start(executable, environment: environment, directory: directory)
+            if let health = try? await candidate.waitForHealth(port: port, http: http),
+               health.contains("\"service\":\"\(expectedService)\""), candidate.process.isRunning {
+                started = (candidate, port, health)
+            } else {
+                candidate.kill()
+            }
+        }
+        let (service, port, health) = try #require(started)
+        defer { service.kill() }
         #expect(health.contains("\"database\":\"ok\""))
         if backend == .postgresAndRedis { #expect(health.contains("\"redis\":\"ok\"")) }
 
