@@ -16,6 +16,10 @@ public final class SQLiteDatabase: Database {
     /// The sidecar file whose `flock` serializes opening and migrating; nil for `:memory:`.
     let startupLockPath: String?
     private let pool: BlockingPool<SQLiteConnection>
+    /// A second connection, on its own thread, for single `SELECT`s: in WAL mode readers never wait for the writer,
+    /// so the worker's reads (installations, tokens, thread memory) no longer queue on the connection the
+    /// acknowledgements write on. nil for `:memory:`, where a second connection would be another database.
+    private let readers: BlockingPool<SQLiteConnection>?
 
     public init(path: String, logger: Logger) throws {
         guard !path.isEmpty else { throw DatabaseError(.configuration, "sqlite: needs a file path") }
@@ -30,14 +34,18 @@ public final class SQLiteDatabase: Database {
         }
         let lockPath = path == ":memory:" ? nil : path + ".startup-lock"
         startupLockPath = lockPath
-        pool = BlockingPool(
-            size: 1,
-            connect: {
-                guard let lockPath else { return try SQLiteConnection(path: path) }
-                return try FileLock.withExclusiveLock(path: lockPath) { try SQLiteConnection(path: path) }
-            },
-            close: { $0.close() }
-        )
+        let connect: @Sendable () throws -> SQLiteConnection = {
+            guard let lockPath else { return try SQLiteConnection(path: path) }
+            return try FileLock.withExclusiveLock(path: lockPath) { try SQLiteConnection(path: path) }
+        }
+        pool = BlockingPool(size: 1, connect: connect, close: { $0.close() })
+        readers = lockPath == nil ? nil : BlockingPool(size: 1, connect: connect, close: { $0.close() })
+    }
+
+    /// A statement that only reads: the first word is `SELECT`.
+    static func isRead(_ sql: String) -> Bool {
+        let head = sql.utf8.drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\t") }.prefix(6)
+        return head.count == 6 && String(decoding: head, as: UTF8.self).uppercased() == "SELECT"
     }
 
     /// Runs `body` on the connection while holding the startup lock, so no other process opens or migrates the
@@ -51,7 +59,10 @@ public final class SQLiteDatabase: Database {
     }
 
     public func run(_ sql: String, _ binds: [SQLValue]) async throws -> SQLResult {
-        try await pool.withConnection { try $0.run(sql, binds) }
+        if let readers, Self.isRead(sql) {
+            return try await readers.withConnection { try $0.run(sql, binds) }
+        }
+        return try await pool.withConnection { try $0.run(sql, binds) }
     }
 
     public func withConnection<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
@@ -62,7 +73,10 @@ public final class SQLiteDatabase: Database {
         try await pool.withConnection(urgent: true) { try body($0) }
     }
 
-    public func shutdown() async { await pool.shutdown() }
+    public func shutdown() async {
+        await readers?.shutdown()
+        await pool.shutdown()
+    }
 }
 
 /// Owns one `sqlite3*` handle and a cache of prepared statements. Used by one thread at a time.
