@@ -74,8 +74,7 @@ public func buildAPIApplication(
     services.append(usage)
     let handler = AnswerHandler(
         stores: stores, limits: AnswerLimits(settings: settings), logger: logger, slack: slack, llm: llm, limiter: limiter,
-        usage: usage,
-        tokens: tokens, budget: dependencies.budget, now: now
+        usage: usage, tokens: tokens, budget: dependencies.budget, now: now
     )
 
     let signal = JobSignal()
@@ -92,7 +91,12 @@ public func buildAPIApplication(
         services.append(TokenRefreshService(installations: stores.installations, tokens: tokens, now: now, logger: logger, startup: startup))
     }
 
-    if settings.retentionIntervalMinutes > 0 { services.append(RetentionService(retention: Retention(database: backends.database, policy: settings.retention, now: now), interval: .seconds(settings.retentionIntervalMinutes * 60), logger: logger)) }
+    if settings.retentionIntervalMinutes > 0 {
+        services.append(RetentionService(
+            retention: Retention(database: backends.database, policy: settings.retention, now: now),
+            interval: .seconds(settings.retentionIntervalMinutes * 60), logger: logger
+        ))
+    }
     if let sqlite = backends.database as? SQLiteDatabase, sqlite.path != ":memory:" {
         services.append(SQLiteCheckpointer(database: sqlite, path: sqlite.path, logger: logger))
     }
