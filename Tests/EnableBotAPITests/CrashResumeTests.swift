@@ -16,7 +16,9 @@ struct CrashResumeTests {
         try await withStack { stack in
             let slack = try await stack.slack()
             let llm = try await stack.llm()
-            llm.always(.delay(.seconds(2)))
+            // Slow enough that the kill lands while every job of the second wave is waiting for the model, never
+            // between a post and its commit (that window is counted, not closed: `reply_reposts_uncertain_total`).
+            llm.always(.delay(.seconds(6)))
             let http = stack.http()
             let directory = TestPaths.temporaryDirectory()
             let databaseURL = kind == .sqlite ? "sqlite:\(directory)/crash.sqlite" : try await PostgresTestServer.freshSchemaURL()
@@ -57,7 +59,8 @@ struct CrashResumeTests {
             _ = try await first.waitForHealth(port: port, http: http)
             // A first wave is answered before the crash; a second is in the model's hands when the process dies.
             for index in 0..<20 { #expect(try await post(index) == 200) }
-            _ = await slack.waitForCalls("chat.postMessage", count: 20, timeout: .seconds(20))
+            _ = await slack.waitForCalls("chat.postMessage", count: 20, timeout: .seconds(30))
+            try await Task.sleep(for: .seconds(1))  // the first wave's finishing commits, after Slack's answers
             for index in 20..<60 { #expect(try await post(index) == 200) }
             _ = await llm.waitForCalls(count: 60, timeout: .seconds(10))
             first.signal(SIGKILL)
@@ -68,7 +71,7 @@ struct CrashResumeTests {
             let second = try ServiceProcess.start("enablebot-api", environment: environment, directory: directory)
             stack.onExit { second.kill() }
             _ = try await second.waitForHealth(port: port, http: http)
-            let replies = await slack.waitForCalls("chat.postMessage", count: 60, timeout: .seconds(60))
+            let replies = await slack.waitForCalls("chat.postMessage", count: 60, timeout: .seconds(90))
             let resumed = ContinuousClock.now - restart
             try await Task.sleep(for: .milliseconds(500))  // a late duplicate would show up now
 
@@ -77,9 +80,9 @@ struct CrashResumeTests {
             #expect(threads.count == 60, "duplicates: \(threads.count - Set(threads).count)")
             #expect(Set(threads).count == 60)
             #expect(answeredBeforeCrash == 20)
-            // Structural, not the timing target (the benchmark reports it; here about 17 s: the 15 s lease and the 2 s
+            // Structural, not the timing target (the benchmark reports it; here about 21 s: the 15 s lease and the 6 s
             // model): far below the minute-long lease this replaced, with room for a loaded machine.
-            #expect(resumed < .seconds(40), "resumed after \(resumed)")
+            #expect(resumed < .seconds(45), "resumed after \(resumed)")
             print("crash resume (\(kind)): \(60 - answeredBeforeCrash) jobs held by the killed process answered \(resumed) after the restart")
         }
     }
