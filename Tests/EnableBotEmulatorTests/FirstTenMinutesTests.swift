@@ -64,7 +64,8 @@ struct FirstTenMinutesTests {
             .trimmingCharacters(in: .whitespacesAndNewlines)
         let result = try await Self.runDriver([
             "--web", "http://localhost:\(webPort)", "--emulator", "http://127.0.0.1:\(emulatorPort)",
-            "--password", password, "--out", out.path,
+            // `=`: a generated password may begin with "-", which argparse would take for an option.
+            "--password=\(password)", "--out", out.path,
         ])
         let seen = (try? JSONSerialization.jsonObject(with: Data(result.output.utf8))) as? [String: Any] ?? [:]
         #expect(result.status == 0, "driver: \(result.output)\nweb:\n\(web.output.suffix(3000))\napi:\n\(api.output.suffix(3000))")
