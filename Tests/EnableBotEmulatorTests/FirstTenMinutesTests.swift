@@ -13,18 +13,8 @@ import TestSupport
 /// its one event on the operator's dashboard. Screenshots go to `$ENABLEBOT_TEST_ARTIFACTS/screenshots/first-ten-minutes`.
 @Suite("FirstTenMinutes", .timeLimit(.minutes(3)))
 struct FirstTenMinutesTests {
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
-
-    static var artifacts: URL {
-        let env = ProcessInfo.processInfo.environment["ENABLEBOT_TEST_ARTIFACTS"].flatMap { $0.isEmpty ? nil : $0 }
-        return env.map { URL(fileURLWithPath: $0) } ?? packageRoot.appendingPathComponent("test-artifacts")
-    }
-
-    static let enabled = ProcessInfo.processInfo.environment["ENABLEBOT_SKIP_BROWSER"] != "1"
-
     @Test("install via the emulator, mention the bot, the answer in the thread, the dashboard counts the event",
-          .enabled(if: enabled))
+          .enabled(if: BrowserDriver.enabled))
     func firstTenMinutes() async throws {
         let directory = TestPaths.temporaryDirectory()
         let (webPort, apiPort, emulatorPort) = (try FreePort.next(), try FreePort.next(), try FreePort.next())
@@ -59,10 +49,10 @@ struct FirstTenMinutesTests {
         }
         _ = try await ServiceProcess.waitForHTTP("http://127.0.0.1:\(emulatorPort)/health", http: http)
 
-        let out = Self.artifacts.appendingPathComponent("screenshots/first-ten-minutes")
+        let out = BrowserDriver.artifacts.appendingPathComponent("screenshots/first-ten-minutes")
         let password = try String(contentsOfFile: directory + "/admin_password", encoding: .utf8)
             .trimmingCharacters(in: .whitespacesAndNewlines)
-        let result = try await Self.runDriver([
+        let result = try await BrowserDriver.run("first_ten_minutes.py", [
             "--web", "http://localhost:\(webPort)", "--emulator", "http://127.0.0.1:\(emulatorPort)",
             // `=`: a generated password may begin with "-", which argparse would take for an option.
             "--password=\(password)", "--out", out.path,
@@ -93,27 +83,5 @@ struct FirstTenMinutesTests {
         _ = try? await api.waitForExit(within: .seconds(10))
         await group.triggerGracefulShutdown()
         _ = await running.result
-    }
-
-    static func runDriver(_ arguments: [String]) async throws -> (status: Int32, output: String) {
-        let outputFile = URL(fileURLWithPath: TestPaths.temporaryDirectory()).appendingPathComponent("driver.json")
-        _ = FileManager.default.createFile(atPath: outputFile.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: outputFile)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        let chromedriver = ProcessInfo.processInfo.environment["CHROMEDRIVER"].flatMap { $0.isEmpty ? nil : $0 } ?? "/usr/bin/chromedriver"
-        process.arguments = ["python3", packageRoot.appendingPathComponent("scripts/first_ten_minutes.py").path]
-            + arguments + ["--chromedriver", chromedriver]
-        process.standardOutput = handle
-        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-            do { try process.run() } catch {
-                process.terminationHandler = nil
-                continuation.resume(throwing: error)
-            }
-        }
-        try handle.close()
-        let output = (try? String(contentsOf: outputFile, encoding: .utf8)) ?? ""
-        return (status, output.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 }

@@ -10,22 +10,8 @@ import TestSupport
 /// Set `ENABLEBOT_SKIP_BROWSER=1` to skip where no Chromium exists.
 @Suite("Browser", .timeLimit(.minutes(3)))
 struct BrowserTests {
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
-
-    static var artifacts: URL {
-        let env = ProcessInfo.processInfo.environment["ENABLEBOT_TEST_ARTIFACTS"].flatMap { $0.isEmpty ? nil : $0 }
-        return env.map { URL(fileURLWithPath: $0) } ?? packageRoot.appendingPathComponent("test-artifacts")
-    }
-
-    static let enabled = ProcessInfo.processInfo.environment["ENABLEBOT_SKIP_BROWSER"] != "1"
-
-    static var chromedriver: String {
-        ProcessInfo.processInfo.environment["CHROMEDRIVER"].flatMap { $0.isEmpty ? nil : $0 } ?? "/usr/bin/chromedriver"
-    }
-
     @Test("headless Chromium: install page, Add to Slack, operator login, settings form, dashboard on a phone",
-          .enabled(if: enabled))
+          .enabled(if: BrowserDriver.enabled))
     func chromium() async throws {
         try await withWebHarness(.sqlite, configure: { $0.llmModels = ["gpt-4o-mini", "gpt-4o-browser"] }) { h in
             let northwind = FakeSlack.Workspace(teamID: "T0NORTH", teamName: "Northwind", installerUserID: "UN1")
@@ -38,10 +24,9 @@ struct BrowserTests {
                 callback: h.baseURL + "/slack/oauth/callback"
             )
 
-            let out = Self.artifacts.appendingPathComponent("screenshots")
-            let result = try await Self.runDriver([
+            let out = BrowserDriver.artifacts.appendingPathComponent("screenshots")
+            let result = try await BrowserDriver.run("browser_driver.py", [
                 "--base", h.baseURL, "--password", WebTestHarness.password, "--out", out.path, "--model", "gpt-4o-browser",
-                "--chromedriver", Self.chromedriver,
             ])
             #expect(result.status == 0, "browser driver: \(result.output)")
             let seen = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
@@ -59,26 +44,5 @@ struct BrowserTests {
             #expect(acme.settings == TenantSettings(model: "gpt-4o-browser", systemPrompt: "Answer briefly.", rateLimit: fifty, rateLimitCeiling: fifty))
             try await WebChecks.expectNoPlaintextTokens(h)
         }
-    }
-
-    /// Runs the Python driver without blocking a Swift concurrency thread; stdout goes through a file.
-    static func runDriver(_ arguments: [String]) async throws -> (status: Int32, output: String) {
-        let outputFile = URL(fileURLWithPath: TestPaths.temporaryDirectory()).appendingPathComponent("driver.json")
-        _ = FileManager.default.createFile(atPath: outputFile.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: outputFile)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", packageRoot.appendingPathComponent("scripts/browser_driver.py").path] + arguments
-        process.standardOutput = handle
-        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-            do { try process.run() } catch {
-                process.terminationHandler = nil
-                continuation.resume(throwing: error)
-            }
-        }
-        try handle.close()
-        let output = (try? String(contentsOf: outputFile, encoding: .utf8)) ?? ""
-        return (status, output.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 }

@@ -73,7 +73,7 @@ struct JSONObjectWriter {
     mutating func add(_ key: String, _ value: String?) {
         guard let value else { return }
         member(key)
-        Self.appendString(value, to: &output)
+        JSONLogHandler.appendJSONString(value, to: &output)
     }
 
     mutating func add(_ key: String, literal: String) {
@@ -86,29 +86,8 @@ struct JSONObjectWriter {
     private mutating func member(_ key: String) {
         if !empty { output += "," }
         empty = false
-        Self.appendString(key, to: &output)
+        JSONLogHandler.appendJSONString(key, to: &output)
         output += ":"
-    }
-
-    private static func appendString(_ value: String, to output: inout String) {
-        output += "\""
-        if !value.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            output += value
-        } else {
-            for scalar in value.unicodeScalars {
-                switch scalar {
-                case "\"": output += "\\\""
-                case "\\": output += "\\\\"
-                case "\n": output += "\\n"
-                case "\r": output += "\\r"
-                case "\t": output += "\\t"
-                case _ where scalar.value < 0x20:
-                    output += "\\u00" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
-                default: output.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        output += "\""
     }
 }
 

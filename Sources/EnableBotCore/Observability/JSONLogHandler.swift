@@ -84,7 +84,8 @@ public struct JSONLogHandler: LogHandler {
         }
     }
 
-    static func appendJSONString(_ text: String, to out: inout String) {
+    /// `text` as a JSON string literal (RFC 8259; U+2028/U+2029 escaped too), appended to `out`.
+    public static func appendJSONString(_ text: String, to out: inout String) {
         // Most values (ids, outcomes, numbers) need no escaping: one scan, one append. 0xE2 leads U+2028/U+2029.
         if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 == 0xE2 }) {
             out += "\""

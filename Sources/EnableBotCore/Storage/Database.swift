@@ -68,6 +68,17 @@ extension Database {
         try await withConnection { try $0.transaction(body) }
     }
 
+    /// Runs `batch` in transactions of its own until one touches no row; returns the rows touched in all. For
+    /// retention work that must never hold its locks for long.
+    public func inBatches(_ batch: @escaping @Sendable (any SQLConnection) throws -> Int) async throws -> Int {
+        var total = 0
+        while true {
+            let touched = try await transaction(batch)
+            total += touched
+            if touched == 0 { return total }
+        }
+    }
+
     @discardableResult
     public func query(_ sql: String, _ binds: [SQLValue] = []) async throws -> [SQLRow] {
         try await run(sql, binds).rows

@@ -79,14 +79,7 @@ public struct ChatMemory: Sendable {
     /// the live table.
     public func expire(olderThan cutoff: Date, archive: Bool, batchSize: Int = Retention.defaultBatchSize) async throws -> Int {
         let at = now()
-        var total = 0
-        while true {
-            let moved = try await database.transaction {
-                try Self.expireBatch(on: $0, olderThan: cutoff, archive: archive, at: at, limit: batchSize)
-            }
-            total += moved
-            if moved == 0 { return total }
-        }
+        return try await database.inBatches { try Self.expireBatch(on: $0, olderThan: cutoff, archive: archive, at: at, limit: batchSize) }
     }
 
     /// One batch of `expire`: the oldest `limit` turns before `cutoff` (and any that share the last one's timestamp,
@@ -113,12 +106,7 @@ public struct ChatMemory: Sendable {
 
     /// Deletes archived turns archived before `cutoff`, `batchSize` at a time; returns how many.
     public func purgeArchive(archivedBefore cutoff: Date, batchSize: Int = Retention.defaultBatchSize) async throws -> Int {
-        var total = 0
-        while true {
-            let deleted = try await database.transaction { try Self.purgeArchiveBatch(on: $0, archivedBefore: cutoff, limit: batchSize) }
-            total += deleted
-            if deleted == 0 { return total }
-        }
+        try await database.inBatches { try Self.purgeArchiveBatch(on: $0, archivedBefore: cutoff, limit: batchSize) }
     }
 
     static func purgeArchiveBatch(on connection: any SQLConnection, archivedBefore cutoff: Date, limit: Int) throws -> Int {

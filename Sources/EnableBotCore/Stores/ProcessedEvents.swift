@@ -81,12 +81,7 @@ public struct ProcessedEvents: Sendable {
     /// the ack path's inserts never wait long behind the delete; returns how many.
     @discardableResult
     public func purge(olderThan cutoff: Date, batchSize: Int = Retention.defaultBatchSize) async throws -> Int {
-        var total = 0
-        while true {
-            let deleted = try await database.transaction { try Self.purgeBatch(on: $0, olderThan: cutoff, limit: batchSize) }
-            total += deleted
-            if deleted == 0 { return total }
-        }
+        try await database.inBatches { try Self.purgeBatch(on: $0, olderThan: cutoff, limit: batchSize) }
     }
 
     static func purgeBatch(on connection: any SQLConnection, olderThan cutoff: Date, limit: Int) throws -> Int {
