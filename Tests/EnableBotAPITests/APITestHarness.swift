@@ -84,6 +84,8 @@ final class APIHarness: Sendable {
         settings.llmBaseURL = llm.baseURL
         settings.llmAPIKey = llmKey
         settings.llmTimeoutSeconds = 5
+        // Replies posted whole, as the suites written before streaming expect; StreamingTests switch it on.
+        settings.llmStreaming = false
         settings.slackClientID = slack.clientID
         settings.slackClientSecret = slack.clientSecret
         configure(&settings)

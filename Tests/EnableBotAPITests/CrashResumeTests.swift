@@ -40,7 +40,7 @@ struct CrashResumeTests {
                 "ENABLEBOT_DATA_DIR": directory, "API_PORT": "\(port)", "DATABASE_URL": databaseURL,
                 "ENCRYPTION_KEYS": "\(key.id):\(Data(key.bytes).base64EncodedString())", "SLACK_SIGNING_SECRET": Self.secret,
                 "SLACK_API_BASE_URL": slack.apiBaseURL, "LLM_BASE_URL": llm.baseURL, "LLM_API_KEY": "sk-crash",
-                "RATE_LIMIT_PER_TENANT": "100000/minute", "LOG_LEVEL": "warning",
+                "RATE_LIMIT_PER_TENANT": "100000/minute", "LOG_LEVEL": "warning", "LLM_STREAMING": "false",
             ]
             func post(_ index: Int) async throws -> Int {
                 let body = SlackRequests.mention(eventID: "EvCrash\(index)", ts: "1800000000.\(String(format: "%06d", index))")

@@ -66,6 +66,7 @@ struct NginxFrontTests {
                 "SLACK_OIDC_AUTHORIZE_URL": slack.openIDAuthorizeURL,
                 "LLM_BASE_URL": llm.baseURL, "LLM_API_KEY": "sk-nginx", "TRUSTED_PROXIES": "127.0.0.1/32",
                 "RATE_LIMIT_PER_TENANT": "5/minute", "RATE_LIMIT_GLOBAL": "1000000/minute", "LOG_LEVEL": "warning",
+                "LLM_STREAMING": "false",  // the checks count whole replies (chat.postMessage)
             ]
             let deployment = try await Self.startDeployment(
                 stack: stack, slack: slack, llm: llm, http: http, stores: stores, environment: &environment
@@ -106,6 +107,7 @@ struct NginxFrontTests {
                 "ENCRYPTION_KEYS": "\(key.id):\(Data(key.bytes).base64EncodedString())", "SLACK_SIGNING_SECRET": Self.secret,
                 "SLACK_API_BASE_URL": slack.apiBaseURL, "LLM_BASE_URL": llm.baseURL, "LLM_API_KEY": "sk-nginx",
                 "RATE_LIMIT_PER_TENANT": "1000000/minute", "RATE_LIMIT_GLOBAL": "10000000/minute", "LOG_LEVEL": "warning",
+                "LLM_STREAMING": "false",
             ])
             let apiPorts = [try FreePort.next(), try FreePort.next()]
             let noWeb = try FreePort.next()  // the template wants a web upstream; nothing is asked of it here

@@ -42,6 +42,8 @@ public final class FakeSlack: Sendable {
         var scripted: [String: [Behavior]] = [:]
         var failures: [String: String] = [:]
         var oauth = OAuthState()
+        /// Messages posted or streamed so far: each gets its own ts.
+        var messages = 0
     }
 
     public let clientID: String
@@ -120,30 +122,38 @@ public final class FakeSlack: Sendable {
         case json(String)
     }
 
+    /// Methods that create a message, answered with its `channel` and a `ts` of its own.
+    static let messageMethods: Set<String> = ["chat.postMessage", "chat.startStream"]
+
     private func answer(_ call: Call) async throws -> Response {
-        let answer = state.withLockedValue { state -> Answer in
+        let (answer, ts) = state.withLockedValue { state -> (Answer, String) in
             state.calls.append(call)
-            if var queue = state.scripted[call.method], !queue.isEmpty {
-                let next = queue.removeFirst()
-                state.scripted[call.method] = queue
-                return .behavior(next)
-            }
-            if let error = state.failures[call.method] { return .behavior(.error(error)) }
-            if let json = oauthAnswer(call, state: &state.oauth) { return .json(json) }
-            return .behavior(.ok())
+            if Self.messageMethods.contains(call.method) { state.messages += 1 }
+            return (self.answer(call, state: &state), String(format: "1700000000.%06d", state.messages))
         }
         switch answer {
         case .json(let json): return Self.jsonBody(json)
-        case .behavior(let behavior): return try await Self.respond(behavior, call: call)
+        case .behavior(let behavior): return try await Self.respond(behavior, call: call, ts: ts)
         }
     }
 
-    private static func respond(_ behavior: Behavior, call: Call) async throws -> Response {
+    private func answer(_ call: Call, state: inout State) -> Answer {
+        if var queue = state.scripted[call.method], !queue.isEmpty {
+            let next = queue.removeFirst()
+            state.scripted[call.method] = queue
+            return .behavior(next)
+        }
+        if let error = state.failures[call.method] { return .behavior(.error(error)) }
+        if let json = oauthAnswer(call, state: &state.oauth) { return .json(json) }
+        return .behavior(.ok())
+    }
+
+    private static func respond(_ behavior: Behavior, call: Call, ts: String) async throws -> Response {
         switch behavior {
         case .ok(let extra):
             var json = "{\"ok\":true"
-            if call.method == "chat.postMessage" {
-                json += ",\"channel\":\"\(call.fields["channel"] ?? "")\",\"ts\":\"1700000000.000100\""
+            if messageMethods.contains(call.method) {
+                json += ",\"channel\":\"\(call.fields["channel"] ?? "")\",\"ts\":\"\(ts)\""
             }
             if !extra.isEmpty { json += "," + extra }
             return jsonBody(json + "}")

@@ -2,6 +2,7 @@ import EnableBotCore
 import Foundation
 import Logging
 import Metrics
+import Synchronization
 
 /// The background half of a message: limits, thread memory, the model, the reply. Failures of the model end in
 /// an apology in the thread; failures of Slack are logged and audited; only transient storage or Slack transport
@@ -60,8 +61,30 @@ struct AnswerHandler: Sendable {
                 Counter(label: "reply_reposts_uncertain_total").increment()
             }
             log.info("carrying on with the reply decided by an earlier attempt", metadata: ["posted": "\(stored.postedTS != nil)"])
+            if let ts = stored.postedTS, limits.streaming, job.command == nil {
+                // The message may be a stream the earlier attempt left open, or missing its last words.
+                guard try await endEarlierMessage(job, ts: ts, text: reply, installation: installation, log: log) else {
+                    try await stores.jobs.complete(stored)
+                    return
+                }
+            }
             try await postAndFinish(job, stored: stored, question: question, text: reply, remember: stored.replyRemembered,
                                     installation: installation, log: log)
+            return
+        }
+        if let ts = stored.postedTS {
+            // An earlier attempt was streaming the answer when it died: this one asks the model again and puts the
+            // whole answer in that same message (no second message; the model is paid twice).
+            Counter(label: "reply_streams_resumed_total").increment()
+            log.info("finishing the answer an earlier attempt was streaming")
+            let answer = try await callModel(request(for: job, installation: installation, question: question, history: history(job)),
+                                             job: job, question: question, log: log, onText: nil)
+            try await stores.jobs.saveReply(stored, reply: answer.text, remembered: answer.remember)
+            guard try await endEarlierMessage(job, ts: ts, text: answer.text, installation: installation, log: log) else {
+                try await stores.jobs.complete(stored)
+                return
+            }
+            try await finishAnswered(job, stored: stored, postedTS: ts, question: question, text: answer.text, remember: answer.remember)
             return
         }
         usage.record(tenantID: job.tenantID, .events)
@@ -89,52 +112,163 @@ struct AnswerHandler: Sendable {
             }
         }
 
-        let text: String
-        var remember = false
         if question.isEmpty {
-            text = Prompt.emptyQuestion
-        } else {
-            let history = try await job.memoryThreadTS.asyncMap { thread in
-                try await stores.chatMemory.recent(
-                    tenantID: job.tenantID, channelID: job.channelID, threadTS: thread,
-                    maxTurns: budget.maxTurns, maxCharacters: budget.maxHistoryCharacters
-                )
-            } ?? []
-            let request = LLMRequest(
-                model: installation.settings.model ?? limits.defaultModel,
-                messages: Prompt.messages(systemPrompt: installation.settings.systemPrompt, history: history, question: question)
-            )
-            let start = ContinuousClock.now
-            do {
-                let completion = try await llm.complete(request)
-                let answer = completion.text
-                let elapsed = ContinuousClock.now - start
-                Timer(label: "llm_call_duration_seconds").recordNanoseconds(elapsed.milliseconds * 1_000_000)
-                Counter(label: "llm_calls_total", dimensions: [("outcome", "ok")]).increment()
-                usage.record(tenantID: job.tenantID, .llmCalls)
-                recordTokens(completion.usage, tenantID: job.tenantID, model: request.model)
-                log.info("model answered", metadata: [
-                    "duration_ms": "\(elapsed.milliseconds)", "model": "\(request.model)",
-                    "prompt_tokens": "\(completion.usage?.promptTokens ?? 0)", "completion_tokens": "\(completion.usage?.completionTokens ?? 0)",
-                ])
-                text = Self.commandPrefix(job, question: question) + answer
-                remember = true
-            } catch is CancellationError {
-                throw CancellationError()
-            } catch {
-                if Task.isCancelled { throw CancellationError() }
-                Counter(label: "llm_calls_total", dimensions: [("outcome", "error")]).increment()
-                usage.record(tenantID: job.tenantID, .errors)
-                log.warning("model gave no answer; apologizing", metadata: ["error": "\(error)"])
-                text = Prompt.apology
-            }
+            try await stores.jobs.saveReply(stored, reply: Prompt.emptyQuestion, remembered: false)
+            try await postAndFinish(job, stored: stored, question: question, text: Prompt.emptyQuestion, remember: false,
+                                    installation: installation, log: log)
+            return
         }
-
+        let request = request(for: job, installation: installation, question: question, history: try await history(job))
+        if limits.streaming, job.command == nil {
+            try await streamAnswer(job, stored: stored, question: question, request: request, installation: installation, log: log)
+            return
+        }
+        let answer = try await callModel(request, job: job, question: question, log: log, onText: nil)
         // Kept with the job before posting: if the post fails, the retry sends this reply rather than paying for
         // (and possibly differing in) a second model call.
-        try await stores.jobs.saveReply(stored, reply: text, remembered: remember)
-        try await postAndFinish(job, stored: stored, question: question, text: text, remember: remember,
+        try await stores.jobs.saveReply(stored, reply: answer.text, remembered: answer.remember)
+        try await postAndFinish(job, stored: stored, question: question, text: answer.text, remember: answer.remember,
                                 installation: installation, log: log)
+    }
+
+    /// The thread's earlier turns, for the model (none for a command).
+    private func history(_ job: AnswerJob) async throws -> [ChatTurn] {
+        try await job.memoryThreadTS.asyncMap { thread in
+            try await stores.chatMemory.recent(
+                tenantID: job.tenantID, channelID: job.channelID, threadTS: thread,
+                maxTurns: budget.maxTurns, maxCharacters: budget.maxHistoryCharacters
+            )
+        } ?? []
+    }
+
+    private func request(for job: AnswerJob, installation: Installation, question: String, history: [ChatTurn]) -> LLMRequest {
+        LLMRequest(
+            model: installation.settings.model ?? limits.defaultModel,
+            messages: Prompt.messages(systemPrompt: installation.settings.systemPrompt, history: history, question: question)
+        )
+    }
+
+    /// What the model answered, or what is said instead.
+    struct ModelAnswer: Sendable {
+        var text: String
+        /// Kept as the thread's memory: a whole answer of the model (not an apology, not one that broke off).
+        var remember: Bool
+    }
+
+    /// Asks the model (streaming its words to `onText` when given). A failure ends in the apology; an answer that
+    /// broke off after its first words in those words and a note that it broke off.
+    private func callModel(
+        _ request: LLMRequest, job: AnswerJob, question: String, log: Logger, onText: (@Sendable (String) -> Void)?
+    ) async throws -> ModelAnswer {
+        let start = ContinuousClock.now
+        let received = Mutex("")
+        do {
+            let completion: LLMCompletion
+            if let onText {
+                completion = try await llm.stream(request) { piece in
+                    received.withLock { $0 += piece }
+                    onText(piece)
+                }
+            } else {
+                completion = try await llm.complete(request)
+            }
+            let elapsed = ContinuousClock.now - start
+            Timer(label: "llm_call_duration_seconds").recordNanoseconds(elapsed.milliseconds * 1_000_000)
+            Counter(label: "llm_calls_total", dimensions: [("outcome", "ok")]).increment()
+            usage.record(tenantID: job.tenantID, .llmCalls)
+            recordTokens(completion.usage, tenantID: job.tenantID, model: request.model)
+            log.info("model answered", metadata: [
+                "duration_ms": "\(elapsed.milliseconds)", "model": "\(request.model)", "streamed": "\(onText != nil)",
+                "prompt_tokens": "\(completion.usage?.promptTokens ?? 0)", "completion_tokens": "\(completion.usage?.completionTokens ?? 0)",
+            ])
+            return ModelAnswer(text: Self.commandPrefix(job, question: question) + completion.text, remember: true)
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            if Task.isCancelled { throw CancellationError() }
+            Counter(label: "llm_calls_total", dimensions: [("outcome", "error")]).increment()
+            usage.record(tenantID: job.tenantID, .errors)
+            let shown = received.withLock { $0 }
+            if !shown.isEmpty {
+                log.warning("the model's answer broke off; ending it with a note", metadata: ["error": "\(error)"])
+                return ModelAnswer(text: shown + "\n\n" + Prompt.brokeOff, remember: false)
+            }
+            log.warning("model gave no answer; apologizing", metadata: ["error": "\(error)"])
+            return ModelAnswer(text: Prompt.apology, remember: false)
+        }
+    }
+
+    /// The answer shown while the model writes it (`LiveReply`), then finished like any other: the reply kept with
+    /// the job, the message ended, the job done with the message's ts and the thread's memory.
+    private func streamAnswer(
+        _ job: AnswerJob, stored: Job, question: String, request: LLMRequest, installation: Installation, log: Logger
+    ) async throws {
+        guard let token = try await botToken(job, log: log) else {
+            try await stores.jobs.complete(stored)
+            return
+        }
+        let live = LiveReply(slack: slack, target: target(job, installation: installation, token: token), streaming: true, log: log) { ts in
+            try await stores.jobs.markPosted(stored, ts: ts)
+        }
+        let pending = PendingText()
+        let answer: ModelAnswer
+        do {
+            answer = try await withThrowingTaskGroup(of: ModelAnswer?.self) { group in
+                group.addTask {
+                    try await live.publish(pending)
+                    return nil
+                }
+                group.addTask {
+                    defer { pending.close() }
+                    return try await callModel(request, job: job, question: question, log: log) { pending.append($0) }
+                }
+                var answer: ModelAnswer?
+                for try await result in group where result != nil { answer = result }
+                return answer ?? ModelAnswer(text: Prompt.apology, remember: false)
+            }
+        } catch let refused as ReplyRefused {
+            // Slack will not take the answer here (not in the channel, archived, …): the model was stopped.
+            try await slackFailed(refused.error, tenantID: job.tenantID, log: log)
+            try await stores.jobs.complete(stored)
+            return
+        }
+        try await stores.jobs.saveReply(stored, reply: answer.text, remembered: answer.remember)
+        guard let postedTS = try await live.finish(text: answer.text) else {
+            // Nothing could be shown while the model wrote: the reply goes out as a whole, as without streaming.
+            try await postAndFinish(job, stored: stored, question: question, text: answer.text, remember: answer.remember,
+                                    installation: installation, log: log)
+            return
+        }
+        Counter(label: "slack_replies_total").increment()
+        log.info("replied", metadata: ["channel": "\(job.channelID)", "streamed": "true"])
+        try await finishAnswered(job, stored: stored, postedTS: postedTS, question: question, text: answer.text, remember: answer.remember)
+    }
+
+    private func target(_ job: AnswerJob, installation: Installation, token: String) -> LiveReply.Target {
+        LiveReply.Target(
+            channelID: job.channelID, threadTS: job.replyThreadTS, recipientTeamID: installation.teamID ?? job.tenantID,
+            recipientUserID: job.userID, token: token
+        )
+    }
+
+    /// Ends the message an earlier attempt posted or streamed with `text` (`LiveReply.replaceFinal`). False when
+    /// there is no token to do it with (logged and audited).
+    private func endEarlierMessage(_ job: AnswerJob, ts: String, text: String, installation: Installation, log: Logger) async throws -> Bool {
+        guard let token = try await botToken(job, log: log) else { return false }
+        let live = LiveReply(slack: slack, target: target(job, installation: installation, token: token), streaming: true, log: log) { _ in }
+        try await live.replaceFinal(ts: ts, text: text)
+        return true
+    }
+
+    /// The workspace's bot token, or nil when there is none to be had (logged and audited: retrying would not help).
+    private func botToken(_ job: AnswerJob, log: Logger) async throws -> String? {
+        do {
+            return try await tokens.botToken(tenantID: job.tenantID)
+        } catch let error as BotTokenUnavailable {
+            log.error("cannot reply: \(error.reason)")
+            try? await stores.auditLog.record(tenantID: job.tenantID, actor: "system", action: "slack_error", detail: error.reason)
+            return nil
+        }
     }
 
     /// Posts the reply (unless an earlier attempt did) and finishes the job in one commit: done, the message's `ts`,
@@ -144,13 +278,18 @@ struct AnswerHandler: Sendable {
     ) async throws {
         var postedTS = stored.postedTS
         if postedTS == nil {
-            let parts = Self.messageParts(job, question: question, text: text, fromModel: remember)
+            let parts = Self.messageParts(job, question: question, text: text)
             guard let posted = try await post(job, parts: parts, log: log) else {
                 try await stores.jobs.complete(stored)  // Slack refused it for good: logged and audited.
                 return
             }
             postedTS = posted ?? ""
         }
+        try await finishAnswered(job, stored: stored, postedTS: postedTS, question: question, text: text, remember: remember)
+    }
+
+    /// Done, the message's `ts`, and the question and answer as two turns of the thread's memory: one commit.
+    private func finishAnswered(_ job: AnswerJob, stored: Job, postedTS: String?, question: String, text: String, remember: Bool) async throws {
         let remembered = remember ? job.memoryThreadTS : nil
         let at = now()
         do {
@@ -198,10 +337,10 @@ struct AnswerHandler: Sendable {
         job.command == nil ? "" : "<@\(job.userID)> asked: \(question)\n\n"
     }
 
-    /// The messages a reply is posted as. The model's words go through `SlackText` (escaped, Markdown as mrkdwn,
-    /// split to fit); EnableBot's own texts (the apology, the hint) and a command's prefix are posted as written.
-    static func messageParts(_ job: AnswerJob, question: String, text: String, fromModel: Bool) -> [String] {
-        guard fromModel else { return [text] }
+    /// The messages a reply is posted as: through `SlackText` (escaped, Markdown as mrkdwn, split to fit), which
+    /// leaves EnableBot's own texts (the apology, the hint) as written; a command's prefix (who asked what, in
+    /// Slack's own escaping) is put in front unescaped.
+    static func messageParts(_ job: AnswerJob, question: String, text: String) -> [String] {
         let prefix = commandPrefix(job, question: question)
         guard !prefix.isEmpty, text.hasPrefix(prefix) else { return SlackText.render(markdown: text) }
         var parts = SlackText.render(markdown: String(text.dropFirst(prefix.count)))
@@ -222,14 +361,7 @@ struct AnswerHandler: Sendable {
     /// is thus posted at most once per part, possibly cut short; progress per part is not stored. Parts go where
     /// the first one goes (`replyThreadTS`: the thread, or top level for a DM or a command), one after the other.
     private func post(_ job: AnswerJob, parts: [String], log: Logger) async throws -> String?? {
-        let token: String
-        do {
-            token = try await tokens.botToken(tenantID: job.tenantID)
-        } catch let error as BotTokenUnavailable {
-            log.error("cannot reply: \(error.reason)")
-            try? await stores.auditLog.record(tenantID: job.tenantID, actor: "system", action: "slack_error", detail: error.reason)
-            return nil
-        }
+        guard let token = try await botToken(job, log: log) else { return nil }
         let first: String?
         do {
             first = try await slack.postMessage(channel: job.channelID, text: parts[0], threadTS: job.replyThreadTS, token: token).ts
@@ -329,8 +461,11 @@ struct AnswerLimits: Sendable {
     var global: RateLimitSpec
     var defaultModel: String
     var tokenBudget: TokenBudget
+    /// `LLM_STREAMING`: answers to mentions and DMs are shown while the model writes them.
+    var streaming: Bool
 
     init(settings: Settings) {
+        streaming = settings.llmStreaming
         perTenant = settings.rateLimitPerTenant
         global = settings.rateLimitGlobal
         defaultModel = settings.llmModel

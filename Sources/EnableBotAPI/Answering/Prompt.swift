@@ -48,6 +48,8 @@ enum Prompt {
     }
 
     static let apology = "Sorry, I couldn't get an answer right now. Please try again in a moment."
+    /// Appended to what was shown of an answer that broke off midway.
+    static let brokeOff = "_(The answer broke off here, sorry. Please ask again.)_"
     static let emptyQuestion = "Hi! Ask me a question after the mention, e.g. `@EnableBot what is a sliding window?`"
 
     static func rateLimitNotice(retryAfter: TimeInterval) -> String {

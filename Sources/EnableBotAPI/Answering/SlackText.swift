@@ -56,6 +56,44 @@ enum SlackText {
         return result
     }
 
+    /// Escapes a piece of the model's Markdown for a streamed message's `markdown_text`: `&`, `<` and `>` as for
+    /// `text`, so the same control sequences stay literal, except a `>` that opens a line (after up to 3 spaces),
+    /// which stays a quote. `lineStart` carries, from piece to piece, whether the next character opens a line
+    /// (and how many spaces it has had): true for the first piece.
+    static func escapeMarkdown<S: StringProtocol>(_ text: S, lineStart: inout LineStart) -> String {
+        var result = ""
+        result.reserveCapacity(text.utf8.count)
+        for character in text {
+            switch character {
+            case "&": result += "&amp;"
+            case "<": result += "&lt;"
+            case ">": result += lineStart.opensLine ? ">" : "&gt;"
+            default: result.append(character)
+            }
+            lineStart.advance(past: character)
+        }
+        return result
+    }
+
+    /// Where a streamed text stands: at the start of a line (after `spaces` of indentation) or inside one.
+    struct LineStart: Equatable {
+        private var spaces: Int? = 0
+
+        static let beginning = LineStart()
+
+        var opensLine: Bool { spaces.map { $0 <= 3 } ?? false }
+
+        mutating func advance(past character: Character) {
+            if character.isNewline {
+                spaces = 0
+            } else if character == " ", let count = spaces {
+                spaces = count + 1
+            } else {
+                spaces = nil
+            }
+        }
+    }
+
     // MARK: Blocks
 
     /// A paragraph (rendered lines) or a fenced code block (escaped content lines), with what joins it to the

@@ -32,7 +32,7 @@ public struct LLMRequest: Sendable, Equatable {
 /// Why the model gave no answer. The description never carries the API key or the prompt.
 public struct LLMError: Error, CustomStringConvertible, Equatable, Sendable {
     private enum Kind: Sendable, Equatable {
-        case timedOut, unavailable, rejected, invalidResponse
+        case timedOut, unavailable, rejected, invalidResponse, interrupted
     }
 
     private let kind: Kind
@@ -51,6 +51,9 @@ public struct LLMError: Error, CustomStringConvertible, Equatable, Sendable {
     public static func rejected(_ detail: String) -> LLMError { LLMError(.rejected, detail) }
     /// 2xx without a usable answer.
     public static func invalidResponse(_ detail: String) -> LLMError { LLMError(.invalidResponse, detail) }
+
+    /// A streamed answer broke off after some of it was handed on: not retried (that part is already shown).
+    public static func interrupted(_ detail: String) -> LLMError { LLMError(.interrupted, detail) }
 
     public var description: String { "LLM \(kind): \(detail)" }
 
@@ -85,4 +88,9 @@ public struct LLMCompletion: Sendable, Equatable {
 public protocol LLMClient: Sendable {
     /// The model's answer. Throws `LLMError` when there is none, `CancellationError` when the task was cancelled.
     func complete(_ request: LLMRequest) async throws -> LLMCompletion
+
+    /// The model's answer, handed to `onText` piece by piece as the model writes it (the pieces joined are the
+    /// returned text). A model that does not stream hands over its whole answer at once.
+    /// - Throws: as `complete`; `LLMError.interrupted` when the answer broke off after a piece was handed over.
+    func stream(_ request: LLMRequest, onText: @escaping @Sendable (String) -> Void) async throws -> LLMCompletion
 }

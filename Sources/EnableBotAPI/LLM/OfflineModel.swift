@@ -5,6 +5,22 @@ import Foundation
 public struct OfflineModel: LLMClient {
     public init() {}
 
+    /// Hands the answer over a few words at a time, so streaming can be watched without a model.
+    public func stream(_ request: LLMRequest, onText: @escaping @Sendable (String) -> Void) async throws -> LLMCompletion {
+        let completion = try await complete(request)
+        var piece = ""
+        for (index, word) in completion.text.split(separator: " ", omittingEmptySubsequences: false).enumerated() {
+            piece += (index == 0 ? "" : " ") + word
+            if piece.count >= 24 {
+                onText(piece)
+                piece = ""
+                try await Task.sleep(for: .milliseconds(60))
+            }
+        }
+        if !piece.isEmpty { onText(piece) }
+        return completion
+    }
+
     public func complete(_ request: LLMRequest) async throws -> LLMCompletion {
         let question = request.messages.last { $0.role == .user }?.content ?? ""
         let earlier = request.messages.dropLast().filter { $0.role != .system }.count

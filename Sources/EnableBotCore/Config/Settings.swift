@@ -60,6 +60,9 @@ public struct Settings: Sendable {
     /// The models a workspace admin may choose on the dashboard (`LLM_MODELS`, default: just `LLM_MODEL`).
     public var llmModels = ["gpt-4o-mini"]
     public var llmTimeoutSeconds = 30
+    /// Answers are shown while the model writes them (`LLM_STREAMING`): streamed from the model, and to Slack with
+    /// `chat.startStream` (or a message that is updated, where Slack refuses streaming).
+    public var llmStreaming = true
     /// Ceiling on concurrent background jobs: each mostly waits on a socket, so hundreds are cheap.
     public var maxWorkers = 512
     /// Jobs one workspace may hold at once; nil: a fair share of `maxWorkers` (a quarter, at least 8).
@@ -198,6 +201,7 @@ public struct Settings: Sendable {
                 s.warnings.append("LLM_API_KEY is not set: answers come from the built-in offline model")
             }
             s.llmTimeoutSeconds = try reader.integer("LLM_TIMEOUT_SECONDS", default: 30, in: 1...600)
+            s.llmStreaming = try reader.bool("LLM_STREAMING", default: true)
             s.maxWorkers = try reader.integer("MAX_WORKERS", default: 512, in: 1...10_000)
             if reader.optional("MAX_INFLIGHT_PER_TENANT") != nil {
                 s.maxInflightPerTenant = try reader.integer("MAX_INFLIGHT_PER_TENANT", default: 0, in: 1...10_000)

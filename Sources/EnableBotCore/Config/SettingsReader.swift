@@ -23,6 +23,16 @@ struct SettingsReader {
         return value
     }
 
+    /// `true` or `false` (also `1`/`0`, `yes`/`no`, any case).
+    func bool(_ name: String, default fallback: Bool) throws(ConfigurationError) -> Bool {
+        guard let text = optional(name) else { return fallback }
+        switch text.lowercased() {
+        case "true", "1", "yes": return true
+        case "false", "0", "no": return false
+        default: throw ConfigurationError(name, "must be true or false (got \"\(Self.clip(text))\")")
+        }
+    }
+
     func choice<T: RawRepresentable>(_ name: String, default fallback: T) throws(ConfigurationError) -> T
     where T.RawValue == String {
         guard let text = optional(name) else { return fallback }

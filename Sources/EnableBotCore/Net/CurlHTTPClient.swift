@@ -27,7 +27,24 @@ public final class CurlHTTPClient: HTTPClient, Service, @unchecked Sendable {
     /// Sends `request`; any status, 4xx and 5xx included, is a response.
     /// - Throws: `HTTPClientError`: `.cancelled` promptly when the calling task is cancelled.
     public func send(_ request: HTTPClientRequest) async throws -> HTTPClientResponse {
-        let transfer = try CurlTransfer(request: request, maxResponseBytes: maxResponseBytes)
+        try await run(try CurlTransfer(request: request, maxResponseBytes: maxResponseBytes))
+    }
+
+    /// Streams the body (a model's server-sent events): the caller gets the head with the first body bytes, the
+    /// rest as curl receives it. `maxResponseBytes` caps the whole body here too.
+    public func stream(_ request: HTTPClientRequest) async throws -> HTTPClientStreamingResponse {
+        let (body, continuation) = AsyncThrowingStream<[UInt8], any Error>.makeStream()
+        let transfer = try CurlTransfer(request: request, maxResponseBytes: maxResponseBytes, bodyStream: continuation)
+        let loop = self.loop
+        // The reader went away (cancelled, or dropped the stream before its end): stop the transfer.
+        continuation.onTermination = { termination in
+            if case .cancelled = termination { loop.cancel(transfer) }
+        }
+        let head = try await run(transfer)
+        return HTTPClientStreamingResponse(status: head.status, headers: head.headers, body: body)
+    }
+
+    private func run(_ transfer: CurlTransfer) async throws -> HTTPClientResponse {
         let loop = self.loop
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in

@@ -16,6 +16,10 @@ final class CurlTransfer: @unchecked Sendable {
     private var body: [UInt8] = []
     private var headers: [(name: String, value: String)] = []
     private var bodyTooLarge = false
+    /// Set for a streamed response: body bytes go here instead of `body`, and the caller is resumed with the head
+    /// at the first of them.
+    private let bodyStream: AsyncThrowingStream<[UInt8], any Error>.Continuation?
+    private var streamedBytes = 0
 
     private struct State {
         var continuation: CheckedContinuation<HTTPClientResponse, any Error>?
@@ -25,7 +29,12 @@ final class CurlTransfer: @unchecked Sendable {
     }
     private let state = Mutex(State())
 
-    init(request: HTTPClientRequest, maxResponseBytes: Int) throws(HTTPClientError) {
+    /// - Parameter bodyStream: streams the body there (see `HTTPClient.stream`) instead of collecting it.
+    init(
+        request: HTTPClientRequest, maxResponseBytes: Int,
+        bodyStream: AsyncThrowingStream<[UInt8], any Error>.Continuation? = nil
+    ) throws(HTTPClientError) {
+        self.bodyStream = bodyStream
         try Self.validate(request)
         _ = curlGlobalInit
         guard let easy = curl_easy_init() else { throw HTTPClientError.transport.with(detail: "curl_easy_init failed") }
@@ -159,11 +168,22 @@ final class CurlTransfer: @unchecked Sendable {
     // MARK: Callbacks (loop thread; internal for tests)
 
     func receiveBody(_ chunk: UnsafeRawBufferPointer) -> Int {
-        guard body.count + chunk.count <= maxResponseBytes else {
+        let received = (bodyStream == nil ? body.count : streamedBytes) + chunk.count
+        guard received <= maxResponseBytes else {
             bodyTooLarge = true
             return 0  // anything but chunk.count aborts the transfer with CURLE_WRITE_ERROR
         }
-        body.append(contentsOf: chunk)
+        guard let bodyStream else {
+            body.append(contentsOf: chunk)
+            return chunk.count
+        }
+        if streamedBytes == 0 {
+            var status = 0
+            _ = ccurl_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
+            resume(.success(HTTPClientResponse(status: status, headers: headers)))
+        }
+        streamedBytes = received
+        bodyStream.yield(Array(chunk))
         return chunk.count
     }
 
@@ -252,8 +272,16 @@ final class CurlTransfer: @unchecked Sendable {
 
     var isCancelled: Bool { state.withLock { $0.cancelled } }
 
-    /// Resumes the caller with `result`, unless it was already resumed.
+    /// Resumes the caller with `result`, unless it was already resumed, and ends a streamed body with it.
     func finish(_ result: Result<HTTPClientResponse, HTTPClientError>) {
+        resume(result)
+        switch result {
+        case .success: bodyStream?.finish()
+        case .failure(let error): bodyStream?.finish(throwing: error)
+        }
+    }
+
+    private func resume(_ result: Result<HTTPClientResponse, HTTPClientError>) {
         let continuation: CheckedContinuation<HTTPClientResponse, any Error>? = state.withLock { state in
             guard !state.resumed else { return nil }
             guard let continuation = state.continuation else {

@@ -55,6 +55,78 @@ extension SlackWebClient {
         )
     }
 
+    /// `chat.update`: replaces the text of the message `ts` (mrkdwn, already escaped by the caller).
+    public func updateMessage(channel: String, ts: String, text: String, token: String) async throws {
+        _ = try await callJSON("chat.update", body: UpdateMessage(channel: channel, ts: ts, text: text), token: token, as: SlackOK.self)
+    }
+
+    private struct UpdateMessage: Encodable {
+        var channel: String
+        var ts: String
+        var text: String
+        var parse = "none"
+        var linkNames = false
+
+        enum CodingKeys: String, CodingKey {
+            case channel, ts, text, parse
+            case linkNames = "link_names"
+        }
+    }
+
+    private struct StartStream: Encodable {
+        var channel: String
+        var threadTS: String
+        var recipientTeamID: String?
+        var recipientUserID: String?
+        var markdownText: String
+
+        enum CodingKeys: String, CodingKey {
+            case channel
+            case threadTS = "thread_ts"
+            case recipientTeamID = "recipient_team_id"
+            case recipientUserID = "recipient_user_id"
+            case markdownText = "markdown_text"
+        }
+    }
+
+    private struct StreamText: Encodable {
+        var channel: String
+        var ts: String
+        var markdownText: String?
+
+        enum CodingKeys: String, CodingKey {
+            case channel, ts
+            case markdownText = "markdown_text"
+        }
+    }
+
+    /// `chat.startStream`: a message in the thread `threadTS` that grows while it is written, starting with
+    /// `markdownText` (Markdown, at most 12,000 characters, escaped by the caller). Returns its `ts`.
+    public func startStream(
+        channel: String, threadTS: String, recipientTeamID: String?, recipientUserID: String?, markdownText: String, token: String
+    ) async throws -> SlackPostedMessage {
+        try await callJSON(
+            "chat.startStream",
+            body: StartStream(channel: channel, threadTS: threadTS, recipientTeamID: recipientTeamID,
+                              recipientUserID: recipientUserID, markdownText: markdownText),
+            token: token, as: SlackPostedMessage.self
+        )
+    }
+
+    /// `chat.appendStream`: adds `markdownText` to the streaming message `ts`.
+    public func appendStream(channel: String, ts: String, markdownText: String, token: String) async throws {
+        _ = try await callJSON(
+            "chat.appendStream", body: StreamText(channel: channel, ts: ts, markdownText: markdownText), token: token, as: SlackOK.self
+        )
+    }
+
+    /// `chat.stopStream`: ends the streaming message `ts`, with `markdownText` as its last words if given.
+    public func stopStream(channel: String, ts: String, markdownText: String?, token: String) async throws {
+        _ = try await callJSON(
+            "chat.stopStream", body: StreamText(channel: channel, ts: ts, markdownText: markdownText), token: token, as: SlackOK.self
+        )
+    }
+
     /// `oauth.v2.access` with a refresh token (token rotation), authenticated with the app's client credentials.
     public func refreshToken(_ refreshToken: String, clientID: String, clientSecret: String) async throws -> SlackRefreshedToken {
         try await call(
