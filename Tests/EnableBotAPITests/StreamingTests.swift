@@ -1,0 +1,172 @@
+@testable import EnableBotAPI
+import EnableBotCore
+import Foundation
+import Testing
+import TestSupport
+
+/// Answers shown while the model writes them (`LLM_STREAMING=true`, the default), over real HTTP: a fake model that
+/// streams server-sent events, the fake Slack taking `chat.startStream`/`appendStream`/`stopStream`, or refusing
+/// them and getting a posted message that is updated.
+@Suite("Streaming answers")
+struct StreamingTests {
+    static func streaming(_ settings: inout Settings) { settings.llmStreaming = true }
+
+    /// The text a streamed message ends with: its first words, every appended piece, its last words.
+    static func streamedText(_ slack: FakeSlack, ts: String) -> String {
+        let start = slack.calls("chat.startStream").first { _ in true }?.fields["markdown_text"] ?? ""
+        let pieces = slack.calls.filter { ["chat.appendStream", "chat.stopStream"].contains($0.method) && $0.fields["ts"] == ts }
+        return start + pieces.compactMap { $0.fields["markdown_text"] }.joined()
+    }
+
+    @Test("the first words reach Slack while the model still writes; the message ends whole, inert, remembered, counted",
+          arguments: TestDatabaseKind.allCases)
+    func streamsWhileTheModelWrites(kind: TestDatabaseKind) async throws {
+        try await withAPIHarness(kind, configure: Self.streaming) { harness in
+            let pieces = ["Hello", " **world**:", " <!channel> and <@U999>", " see <http://x.example|label> & more.",
+                          "\n\n> quoted", "\n- done"]
+            harness.llm.script(.streamed(pieces, every: .milliseconds(300)))
+            try await harness.run { client in
+                let sent = ContinuousClock.now
+                #expect(try await client.postEvent(SlackRequests.mention(eventID: "EvS1", ts: "1800000000.000100")).status == .ok)
+                let started = try #require(await harness.slack.waitForCalls("chat.startStream").first)
+                let firstVisible = ContinuousClock.now - sent
+                let stopped = await harness.slack.waitForCalls("chat.stopStream")
+                let lastVisible = ContinuousClock.now - sent
+                #expect(stopped.count == 1)
+                // The model takes 1.8 s for its six pieces; the first is shown long before the last is written.
+                #expect(firstVisible < .milliseconds(1_200), "first words after \(firstVisible)")
+                #expect(lastVisible - firstVisible > .milliseconds(900), "first \(firstVisible), last \(lastVisible)")
+                #expect(started.fields["channel"] == "C1")
+                #expect(started.fields["thread_ts"] == "1800000000.000100")
+                #expect(started.fields["recipient_user_id"] == "U1")
+                #expect(started.fields["recipient_team_id"] == "T1")
+                #expect(started.bearerToken == harness.tenant("T1").botToken)
+                #expect(started.fields["markdown_text"]?.hasPrefix("Hello") == true)
+                let ts = try #require(stopped.first?.fields["ts"])
+                #expect(harness.slack.calls("chat.appendStream").allSatisfy { $0.fields["ts"] == ts })
+                // Whatever the model wrote is shown, escaped: nothing pings, no link is disguised; Markdown stays.
+                #expect(Self.streamedText(harness.slack, ts: ts) == """
+                    Hello **world**: &lt;!channel&gt; and &lt;@U999&gt; see &lt;http://x.example|label&gt; &amp; more.
+
+                    > quoted
+                    - done
+                    """)
+                #expect(harness.slack.calls("chat.postMessage").isEmpty)
+                #expect(harness.llm.calls.first?.stream == true)
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            let memory = try await harness.stores.chatMemory.recent(
+                tenantID: "T1", channelID: "C1", threadTS: "1800000000.000100", maxTurns: 10, maxCharacters: 10_000)
+            #expect(memory.map(\.content) == ["what is a sliding window?", pieces.joined()])
+            let usage = try await harness.stores.usage.today(tenantID: "T1")
+            #expect(usage.llmCalls == 1 && usage.promptTokens == 30 && usage.completionTokens == 10)
+            harness.expectNoSecretsLogged()
+        }
+    }
+
+    @Test("a stream cut midway: what was shown stays, a note says it broke off, nothing is remembered",
+          arguments: TestDatabaseKind.allCases)
+    func streamCutMidway(kind: TestDatabaseKind) async throws {
+        try await withAPIHarness(kind, configure: Self.streaming) { harness in
+            harness.llm.script(.streamed(["Part one.", " Part two."], every: .milliseconds(100), cut: true))
+            try await harness.run { client in
+                _ = try await client.postEvent(SlackRequests.mention(eventID: "EvCut", ts: "1800000000.000200"))
+                let stopped = try #require(await harness.slack.waitForCalls("chat.stopStream").first)
+                let text = Self.streamedText(harness.slack, ts: stopped.fields["ts"] ?? "")
+                #expect(text == "Part one. Part two.\n\n" + Prompt.brokeOff)
+                #expect(harness.slack.calls("chat.startStream").count == 1)
+                #expect(harness.slack.calls("chat.postMessage").isEmpty)
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            #expect(harness.llm.calls.count == 1, "a stream that broke off after its first words is not asked again")
+            let memory = try await harness.stores.chatMemory.recent(
+                tenantID: "T1", channelID: "C1", threadTS: "1800000000.000200", maxTurns: 10, maxCharacters: 10_000)
+            #expect(memory.isEmpty)
+        }
+    }
+
+    @Test("Slack refuses streaming: the answer is posted once, then updated in place until it is whole",
+          arguments: TestDatabaseKind.allCases)
+    func slackRefusesStreaming(kind: TestDatabaseKind) async throws {
+        try await withAPIHarness(kind, configure: Self.streaming) { harness in
+            harness.slack.fail("chat.startStream", with: "unknown_method")
+            harness.llm.script(.streamed(["First", " second", " third", " fourth **bold**"], every: .milliseconds(700)))
+            try await harness.run { client in
+                _ = try await client.postEvent(SlackRequests.mention(eventID: "EvRefuse", ts: "1800000000.000300"))
+                let posted = try #require(await harness.slack.waitForCalls("chat.postMessage").first)
+                #expect(posted.fields["thread_ts"] == "1800000000.000300")
+                #expect(posted.fields["text"] == "First")
+                // Updated while the model writes (at most once a second), and once more at the end.
+                let updates = await harness.slack.waitForCalls("chat.update", count: 2)
+                #expect(updates.count >= 2)
+                try await Task.sleep(for: .milliseconds(1_500))
+                let all = harness.slack.calls("chat.update")
+                #expect(all.last?.fields["text"] == "First second third fourth *bold*")
+                #expect(Set(all.compactMap { $0.fields["ts"] }).count == 1, "every update goes to the one posted message")
+                #expect(harness.slack.calls("chat.postMessage").count == 1)
+                #expect(harness.slack.calls("chat.startStream").count == 1)
+            }
+            let memory = try await harness.stores.chatMemory.recent(
+                tenantID: "T1", channelID: "C1", threadTS: "1800000000.000300", maxTurns: 10, maxCharacters: 10_000)
+            #expect(memory.last?.content == "First second third fourth **bold**")
+        }
+    }
+
+    @Test("a model that ignores stream:true still answers, in one streamed piece")
+    func modelWithoutStreaming() async throws {
+        try await withAPIHarness(.sqlite, configure: Self.streaming) { harness in
+            harness.llm.streams(false)
+            try await harness.run { client in
+                _ = try await client.postEvent(SlackRequests.mention(eventID: "EvJSON", ts: "1800000000.000400"))
+                let stopped = try #require(await harness.slack.waitForCalls("chat.stopStream").first)
+                #expect(Self.streamedText(harness.slack, ts: stopped.fields["ts"] ?? "") == "Echo: what is a sliding window?")
+            }
+        }
+    }
+
+    @Test("a DM outside a thread cannot be streamed into: posted, then updated; a slash command is posted whole")
+    func directMessageAndCommand() async throws {
+        try await withAPIHarness(.sqlite, configure: Self.streaming) { harness in
+            try await harness.run { client in
+                _ = try await client.postEvent(SlackRequests.directMessage(eventID: "EvDM", text: "hi there"))
+                let posted = try #require(await harness.slack.waitForCalls("chat.postMessage").first)
+                #expect(posted.fields["channel"] == "D1")
+                #expect(posted.fields["thread_ts"] == nil)
+                _ = try await client.postCommand(SlackRequests.command(text: "what is up"))
+                let both = await harness.slack.waitForCalls("chat.postMessage", count: 2)
+                #expect(both.last?.fields["text"]?.hasPrefix("<@U1> asked: what is up") == true)
+                try await Task.sleep(for: .milliseconds(300))
+                #expect(harness.slack.calls("chat.startStream").isEmpty)
+            }
+        }
+    }
+
+    // MARK: Pieces
+
+    @Test("server-sent events: data lines joined per event, comments and other fields skipped, any line ending")
+    func serverSentEvents() {
+        var parser = ServerSentEvents()
+        #expect(parser.feed(Array(": keep-alive\n\ndata: {\"a\":1}\n\nda".utf8)) == ["{\"a\":1}"])
+        #expect(parser.feed(Array("ta: x\r\nid: 7\r\ndata:y\r\n\r\ndata: [DONE]".utf8)) == ["x\ny"])
+        #expect(parser.finish() == "[DONE]")
+    }
+
+    @Test("streamed Markdown is escaped piece by piece; a quote marker opening a line survives")
+    func markdownEscaping() {
+        var state = SlackText.LineStart.beginning
+        #expect(SlackText.escapeMarkdown("> a <!here> & b > c\n", lineStart: &state) == "> a &lt;!here&gt; &amp; b &gt; c\n")
+        #expect(SlackText.escapeMarkdown("  ", lineStart: &state) == "  ")
+        #expect(SlackText.escapeMarkdown("> q", lineStart: &state) == "> q")
+        #expect(SlackText.escapeMarkdown(" >", lineStart: &state) == " &gt;")
+    }
+
+    @Test("a streamed message takes text up to its limit, cut at a paragraph break")
+    func streamedLimit() {
+        let limit = LiveReply.streamedCharacterLimit
+        #expect(LiveReply.fitting("short", after: 0) == ("short", false))
+        let paragraph = String(repeating: "a", count: 100)
+        let long = paragraph + "\n\n" + String(repeating: "b", count: limit)
+        #expect(LiveReply.fitting(long, after: 0) == (paragraph, true))
+        #expect(LiveReply.fitting(String(repeating: "c", count: 20), after: limit - 10) == ("", true))
+    }
+}
