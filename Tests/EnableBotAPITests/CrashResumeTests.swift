@@ -85,5 +85,77 @@ struct CrashResumeTests {
             #expect(resumed < .seconds(45), "resumed after \(resumed)")
             print("crash resume (\(kind)): \(60 - answeredBeforeCrash) jobs held by the killed process answered \(resumed) after the restart")
         }
+    
+    }
+
+    @Test("SIGKILL while answers are being streamed: the restarted process finishes each streamed message, posts none anew")
+    func killedMidStream() async throws {
+        try await withStack { stack in
+            let slack = try await stack.slack()
+            let llm = try await stack.llm()
+            let count = 5
+            // The first attempts stream a few words and then wait; the retries get the whole answer at once.
+            for _ in 0..<count {
+                llm.script(.streamed(["Partial", " answer"], every: .milliseconds(100), hangAfter: true))
+            }
+            let http = stack.http()
+            let directory = TestPaths.temporaryDirectory()
+            let databaseURL = "sqlite:\(directory)/stream-crash.sqlite"
+            let key = EncryptionKey.generate(id: "crash2")
+            let database = try DatabaseFactory.open(url: databaseURL, poolSize: 2, logger: TestLog.logger)
+            let stores = Stores(database: database, cipher: try TokenCipher(keys: [key]))
+            try await Backends(database: database).prepare(keys: stores.keys, keyIDs: [key.id], logger: TestLog.logger)
+            try await stores.installations.save(
+                Installation(tenantID: "T1", teamID: "T1", enterpriseID: nil, teamName: "Team", botUserID: "UBOTT1",
+                             installedAt: Date(), updatedAt: Date()),
+                tokens: InstallationTokens(botToken: "xoxb-crash-test")
+            )
+            await database.shutdown()
+
+            let port = try FreePort.next()
+            let environment = [
+                "ENABLEBOT_DATA_DIR": directory, "API_PORT": "\(port)", "DATABASE_URL": databaseURL,
+                "ENCRYPTION_KEYS": "\(key.id):\(Data(key.bytes).base64EncodedString())", "SLACK_SIGNING_SECRET": Self.secret,
+                "SLACK_API_BASE_URL": slack.apiBaseURL, "LLM_BASE_URL": llm.baseURL, "LLM_API_KEY": "sk-crash", "LOG_LEVEL": "warning",
+            ]
+            let first = try ServiceProcess.start("enablebot-api", environment: environment, directory: directory)
+            stack.onExit { first.kill() }
+            _ = try await first.waitForHealth(port: port, http: http)
+            for index in 0..<count {
+                let body = SlackRequests.mention(eventID: "EvStreamCrash\(index)", ts: "1800000001.\(String(format: "%06d", index))")
+                let ts = String(Int(Date().timeIntervalSince1970))
+                let status = try await http.send(HTTPClientRequest(
+                    method: "POST", url: "http://127.0.0.1:\(port)/slack/events",
+                    headers: [("Content-Type", "application/json"), ("X-Slack-Request-Timestamp", ts),
+                              ("X-Slack-Signature", SlackSignatureVerifier.sign(secret: Self.secret, timestamp: ts, body: body))],
+                    body: body
+                )).status
+                #expect(status == 200)
+            }
+            let started = await slack.waitForCalls("chat.startStream", count: count, timeout: .seconds(20))
+            try #require(started.count == count)
+            try await Task.sleep(for: .milliseconds(700))  // the second words appended, the model still silent
+            first.signal(SIGKILL)
+            _ = try await first.waitForExit(within: .seconds(10))
+
+            let restart = ContinuousClock.now
+            let second = try ServiceProcess.start("enablebot-api", environment: environment, directory: directory)
+            stack.onExit { second.kill() }
+            _ = try await second.waitForHealth(port: port, http: http)
+            let updates = await slack.waitForCalls("chat.update", count: count, timeout: .seconds(60))
+            let resumed = ContinuousClock.now - restart
+            try await Task.sleep(for: .milliseconds(500))
+
+            // The ts Slack gave each stream, as its appended pieces name it.
+            let streamTS = Set(slack.calls("chat.appendStream").compactMap { $0.fields["ts"] })
+            #expect(streamTS.count == count)
+            #expect(updates.count == count)
+            #expect(Set(updates.compactMap { $0.fields["ts"] }) == streamTS, "each streamed message finished in place")
+            #expect(updates.allSatisfy { $0.fields["text"] == "Echo: what is a sliding window?" })
+            #expect(slack.calls("chat.startStream").count == count, "no second stream")
+            #expect(slack.calls("chat.postMessage").isEmpty, "no second message")
+            #expect(llm.calls.count == 2 * count)
+            print("crash mid-stream: \(count) streamed answers finished in their own messages \(resumed) after the restart")
+        }
     }
 }
