@@ -6,8 +6,8 @@
 # last at BENCH_LAST_TOKEN_MS, default 3000) and records each thread's chat.* calls. Two runs, same script:
 # LLM_STREAMING=true, then LLM_STREAMING=false (the reference). Per run: ack p50/p99; first visible text (the
 # request's due time -> the fake's receipt of the thread's first chat.startStream/chat.postMessage) p50/p99/max,
-# and the same minus the first-token time (target: p99 <= 300 ms); last text p50/p99 (-> chat.stopStream, or the
-# last chat.update/postMessage); appends per answer; lost, duplicated, complete answers; peak RSS of the API.
+# and the same minus the first-token time (target: p99 <= 300 ms); last text p50/p99 (-> chat.stopStream, or
+# the last chat.update/postMessage); appends and updates per answer; lost, duplicated, complete answers; peak RSS.
 #
 #   benchmarks/api-stream.sh [seconds of load per run, default 20]
 set -euo pipefail
@@ -44,11 +44,11 @@ for streaming in true false; do
     r=$(report "$work/stream$name.rec")
     echo "  LLM_STREAMING=$streaming: $ack"
     echo "  LLM_STREAMING=$streaming: $r (waited ${waited}s after the last request)"
-    rows+=("$(printf '%-20s %6s %7s %7s %7s %7s %7s %8s %8s %7s %7s %7s %5s %5s %5s %6s' "LLM_STREAMING=$streaming" \
+    rows+=("$(printf '%-20s %6s %7s %7s %7s %7s %7s %8s %8s %7s %7s %7s %7s %5s %5s %5s %6s' "LLM_STREAMING=$streaming" \
         "$(field "$r" acked)" "$(field "$r" ack_p50_ms)" "$(field "$r" ack_p99_ms)" \
         "$(field "$r" first_p50_ms)" "$(field "$r" first_p99_ms)" "$(field "$r" first_max_ms)" \
         "$(field "$r" overhead_p50_ms)" "$(field "$r" overhead_p99_ms)" \
-        "$(field "$r" last_p50_ms)" "$(field "$r" last_p99_ms)" "$(field "$r" appends_mean)" \
+        "$(field "$r" last_p50_ms)" "$(field "$r" last_p99_ms)" "$(field "$r" appends_mean)" "$(field "$r" updates_mean)" \
         "$(field "$r" lost)" "$(field "$r" duplicated)" "$(field "$r" complete)" "$(( $(cat "$work/rss$name") / 1024 ))")")
     if [[ $streaming == true ]]; then
         over=$(field "$r" overhead_p99_ms)
@@ -61,11 +61,11 @@ for streaming in true false; do
 done
 
 echo
-printf '%-20s %6s %7s %7s %7s %7s %7s %8s %8s %7s %7s %7s %5s %5s %5s %6s\n' "event -> visible text" "acked" \
-    "ack p50" "ack p99" "1st p50" "1st p99" "1st max" "-tok p50" "-tok p99" "end p50" "end p99" "appends" \
+printf '%-20s %6s %7s %7s %7s %7s %7s %8s %8s %7s %7s %7s %7s %5s %5s %5s %6s\n' "event -> visible text" "acked" \
+    "ack p50" "ack p99" "1st p50" "1st p99" "1st max" "-tok p50" "-tok p99" "end p50" "end p99" "appends" "updates" \
     "lost" "dup" "compl" "RSS"
-printf '%-20s %6s %7s %7s %7s %7s %7s %8s %8s %7s %7s %7s %5s %5s %5s %6s\n' "" "" "ms" "ms" "ms" "ms" "ms" "ms" "ms" \
-    "ms" "ms" "/answer" "" "" "" "MB"
+printf '%-20s %6s %7s %7s %7s %7s %7s %8s %8s %7s %7s %7s %7s %5s %5s %5s %6s\n' "" "" "ms" "ms" "ms" "ms" "ms" "ms" "ms" \
+    "ms" "ms" "/answer" "/answer" "" "" "" "MB"
 printf '%s\n' "${rows[@]}"
 echo "(1st = first chat.startStream/postMessage; -tok = 1st minus the model's first token at ${first_ms} ms;" \
     "end = chat.stopStream, else the last chat.update/postMessage; compl = answers whose text at the end is whole)"
