@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Fake Slack Web API + fake OpenAI-compatible model for the API benchmarks, on one loopback port.
 
-POST /v1/chat/completions  answers after --delay seconds (counts calls in flight). With --last-token MS (a
-                           streaming model, benchmarks/api-stream.sh): a request with "stream": true gets
-                           text/event-stream (chunked): the first delta --first-token ms after the request, the
-                           others spread evenly until --last-token ms, an empty delta with finish_reason "stop",
-                           a usage chunk ("choices": []) and "data: [DONE]"; a request without it gets the whole
-                           JSON completion (with usage) after --last-token ms.
+POST /v1/chat/completions  answers after --delay seconds (counts calls in flight); a request with "stream": true
+                           gets every delta below at once after --delay. With --last-token MS (a streaming model,
+                           benchmarks/api-stream.sh): a request with "stream": true gets text/event-stream
+                           (chunked): the first delta --first-token ms after the request, the others spread evenly
+                           until --last-token ms, an empty delta with finish_reason "stop", a usage chunk
+                           ("choices": []) and "data: [DONE]"; a request without it gets the whole JSON completion
+                           (with usage) after --last-token ms.
 POST /api/<method>         answers {"ok":true,...} at once; chat.postMessage and chat.startStream answer the channel
                            they were given and a ts unique to the message ("1900000000.000001", ...);
                            with --stream-error ERR chat.startStream answers {"ok":false,"error":ERR} instead.
@@ -177,10 +178,13 @@ async def handle(reader, writer, args):
                 stats["in_flight"] += 1
                 stats["max_in_flight"] = max(stats["max_in_flight"], stats["in_flight"])
                 try:
-                    if args.last_token is None:
+                    streamed = parse_body(body).get("stream") is True
+                    if args.last_token is None and streamed:  # every delta at once after --delay
+                        await stream_completion(writer, received, args.delay, args.delay)
+                    elif args.last_token is None:
                         await asyncio.sleep(args.delay)
                         out = response("200 OK", {"choices": [{"index": 0, "message": {"role": "assistant", "content": "A benchmark answer."}}]})
-                    elif parse_body(body).get("stream") is True:
+                    elif streamed:
                         await stream_completion(writer, received, args.first_token / 1000, args.last_token / 1000)
                     else:
                         await asyncio.sleep(max(0.0, received + args.last_token / 1000 - time.time()))
