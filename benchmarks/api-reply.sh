@@ -24,61 +24,8 @@ cd "$(dirname "$0")/.."
 seconds=${1:-10}
 sat_count=${2:-20000}
 rates=${BENCH_RATES:-50 300 1000}
-ulimit -n 65536 2>/dev/null || true
-
-swift build -c release --product enablebot-api >/dev/null
-swift build -c release --product enablebot-bench >/dev/null
-bin=$(swift build -c release --show-bin-path)
-work=$(mktemp -d /tmp/enablebot-reply.XXXXXX)
-pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done; [[ -n ${BENCH_KEEP:-} ]] || rm -rf "$work"; }
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-
-export ENABLEBOT_ENV=development ENABLEBOT_DATA_DIR="$work/data" LOG_LEVEL=${LOG_LEVEL:-info} LOG_FORMAT=json
-export ENCRYPTION_KEYS="bench:$(head -c 32 /dev/urandom | base64)"
-export SLACK_SIGNING_SECRET="bench-signing-secret-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-export LLM_API_KEY=bench-key RATE_LIMIT_PER_TENANT=1000000/minute RATE_LIMIT_GLOBAL=10000000/minute ENABLEBOT_BENCH_ROUTE=1
-export WRK_THREADS=2
-unset MAX_WORKERS MAX_INFLIGHT_PER_TENANT # the defaults are what is measured
-tenants=200
-echo 1800000000 >"$work/ts_base" # each requests file gets its own ts base, so replies match the right run
-
-start_upstream() { # delay
-    upstream_port=$(free_port)
-    upstream_url="http://127.0.0.1:$upstream_port"
-    python3 benchmarks/fake_upstream.py --port "$upstream_port" --delay "$1" 2>>"$work/upstream.log" &
-    upstream_pid=$!
-    pids+=($upstream_pid)
-    for _ in $(seq 100); do curl -sf "$upstream_url/stats" >/dev/null && return; sleep 0.05; done
-    echo "fake upstream did not start" >&2; exit 1
-}
-
-start_api() { # phase name
-    export DATABASE_URL=${BENCH_DATABASE_URL:-sqlite:$work/$1.sqlite}
-    export SLACK_API_BASE_URL="$upstream_url/api" LLM_BASE_URL="$upstream_url/v1" API_PORT=$(free_port)
-    "$bin/enablebot-bench" seed --tenants $tenants >/dev/null
-    "$bin/enablebot-api" >"$work/api-$1.log" 2>&1 &
-    api_pid=$!
-    pids+=($api_pid)
-    for _ in $(seq 200); do curl -sf "http://127.0.0.1:$API_PORT/health" >/dev/null && return; sleep 0.05; done
-    echo "enablebot-api did not start:" >&2; tail -5 "$work/api-$1.log" >&2; exit 1
-}
-
-stop_api() { kill "$api_pid"; wait "$api_pid" 2>/dev/null || true; }
-
-requests() { # name, count -> file (events with ts "<ts_base>.<index>", a fresh ts_base per file)
-    local ts_base=$(( $(cat "$work/ts_base") + 1 )) # a file: requests runs in a subshell
-    echo $ts_base >"$work/ts_base"
-    "$bin/enablebot-bench" requests --tenants $tenants --count "$2" --prefix "$1" --ts-base $ts_base \
-        --out "$work/$1.tsv" >/dev/null
-    echo "$work/$1.tsv"
-}
-
-load() { # requests file, rate, seconds, connections, records file
-    "$bin/enablebot-bench" load --port "$API_PORT" --requests "$1" --path /slack/events --rate "$2" --seconds "$3" \
-        --connections "$4" --record "$5" | grep '^RESULT'
-}
+source benchmarks/lib.sh
+bench_setup enablebot-reply enablebot-api enablebot-bench
 
 run_wrk() { # file, bare(0/1), connections, seconds
     REQUESTS_FILE=$1 BARE=$2 wrk -t2 -c"$3" -d"$4"s -s benchmarks/signed-requests.lua "http://127.0.0.1:$API_PORT" | grep '^RESULT'
@@ -86,27 +33,16 @@ run_wrk() { # file, bare(0/1), connections, seconds
 
 wait_replies() { python3 benchmarks/reply_stats.py wait --url "$upstream_url" --records "$1" --grace "${2:-10}"; }
 report() { python3 benchmarks/reply_stats.py report --url "$upstream_url" --records "$1" | grep '^RESULT'; }
-field() { echo "$1" | tr ' ' '\n' | grep "^$2=" | cut -d= -f2; }
 cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f", s }'; }
 stat_ticks() { awk '{ printf "%.0f", $14 + $15 }' /proc/"$1"/stat; }
 replies_total() { curl -sf "$upstream_url/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["replies"])'; }
-
-sample_rss() { # pid, out file: peak VmRSS (kB) every 0.2 s until the file "$2.stop" exists
-    local peak=0 rss
-    while [[ ! -e $2.stop ]]; do
-        rss=$(awk '/VmRSS/ {print $2}' /proc/"$1"/status 2>/dev/null || echo 0)
-        (( rss > peak )) && peak=$rss
-        sleep 0.2
-    done
-    echo "$peak" >"$2"
-}
 
 echo "enablebot-api event->reply benchmark: $(nproc) cores (shared with the load generator, the fake upstream" \
     "and whatever else runs), ${seconds}s per rate, ${BENCH_DATABASE_URL:+PostgreSQL}${BENCH_DATABASE_URL:-embedded SQLite}"
 rows=()
 
 # Phase 1: event -> reply latency with a model answering after 1 s.
-start_upstream 1
+start_upstream --delay 1
 start_api reply
 warm=$(requests Warm 400)
 load "$warm" 200 2 8 "$work/warm.rec" >/dev/null
@@ -137,7 +73,7 @@ hwm=$(awk '/VmHWM/ {print $2}' /proc/$api_pid/status)
 stop_api
 
 # Phase 2: answered events/s at saturation with a 0 ms model.
-start_upstream 0
+start_upstream --delay 0
 start_api sat
 warm=$(requests SatWarm 2000)
 load "$warm" 1000000 1 64 "$work/satwarm.rec" >/dev/null

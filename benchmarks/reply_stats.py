@@ -100,11 +100,12 @@ def report(args):
     print("RESULT " + " ".join(f"{k}={v}" for k, v in fields.items()))
 
 
-parser = argparse.ArgumentParser()
-parser.add_argument("command", choices=["wait", "report"])
-parser.add_argument("--url", required=True)
-parser.add_argument("--records", required=True)
-parser.add_argument("--grace", type=float, default=10.0)
-parser.add_argument("--cap", type=float, default=300.0)
-args = parser.parse_args()
-{"wait": wait, "report": report}[args.command](args)
+if __name__ == "__main__":  # benchmarks/stream_stats.py imports the helpers above
+    parser = argparse.ArgumentParser()
+    parser.add_argument("command", choices=["wait", "report"])
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--records", required=True)
+    parser.add_argument("--grace", type=float, default=10.0)
+    parser.add_argument("--cap", type=float, default=300.0)
+    args = parser.parse_args()
+    {"wait": wait, "report": report}[args.command](args)
