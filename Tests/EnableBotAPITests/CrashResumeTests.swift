@@ -88,8 +88,9 @@ struct CrashResumeTests {
     
     }
 
-    @Test("SIGKILL while answers are being streamed: the restarted process finishes each streamed message, posts none anew")
-    func killedMidStream() async throws {
+    @Test("SIGKILL while answers are being streamed: the restarted process finishes each streamed message, posts none anew",
+          arguments: TestDatabaseKind.allCases)
+    func killedMidStream(kind: TestDatabaseKind) async throws {
         try await withStack { stack in
             let slack = try await stack.slack()
             let llm = try await stack.llm()
@@ -100,7 +101,7 @@ struct CrashResumeTests {
             }
             let http = stack.http()
             let directory = TestPaths.temporaryDirectory()
-            let databaseURL = "sqlite:\(directory)/stream-crash.sqlite"
+            let databaseURL = kind == .sqlite ? "sqlite:\(directory)/stream-crash.sqlite" : try await PostgresTestServer.freshSchemaURL()
             let key = EncryptionKey.generate(id: "crash2")
             let database = try DatabaseFactory.open(url: databaseURL, poolSize: 2, logger: TestLog.logger)
             let stores = Stores(database: database, cipher: try TokenCipher(keys: [key]))
@@ -155,7 +156,7 @@ struct CrashResumeTests {
             #expect(slack.calls("chat.startStream").count == count, "no second stream")
             #expect(slack.calls("chat.postMessage").isEmpty, "no second message")
             #expect(llm.calls.count == 2 * count)
-            print("crash mid-stream: \(count) streamed answers finished in their own messages \(resumed) after the restart")
+            print("crash mid-stream (\(kind)): \(count) streamed answers finished in their own messages \(resumed) after the restart")
         }
     }
 }
