@@ -28,6 +28,19 @@ public struct AssistantThreadRecord: Sendable, Equatable {
     public var greetedAt: Date?
     /// The last time Slack told us about the thread (started, context changed).
     public var updatedAt: Date
+
+    public init(
+        tenantID: String, channelID: String, threadTS: String, userID: String, context: AssistantThreadContext,
+        greetedAt: Date?, updatedAt: Date
+    ) {
+        self.tenantID = tenantID
+        self.channelID = channelID
+        self.threadTS = threadTS
+        self.userID = userID
+        self.context = context
+        self.greetedAt = greetedAt
+        self.updatedAt = updatedAt
+    }
 }
 
 /// Slack's assistant threads, per tenant, DM channel and thread: who opened each and the context Slack last
