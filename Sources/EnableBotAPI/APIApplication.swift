@@ -74,7 +74,10 @@ public func buildAPIApplication(
     services.append(usage)
     let handler = AnswerHandler(
         stores: stores, limits: AnswerLimits(settings: settings), logger: logger, slack: slack, llm: llm, limiter: limiter,
-        usage: usage, tokens: tokens, budget: dependencies.budget, now: now
+        usage: usage, tokens: tokens, budget: dependencies.budget, now: now,
+        assistantThreads: AssistantThreadHandler(
+            stores: stores, slack: slack, tokens: tokens, failures: SlackFailureRecorder(stores: stores, usage: usage), logger: logger
+        )
     )
 
     let signal = JobSignal()

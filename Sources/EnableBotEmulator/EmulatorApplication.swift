@@ -90,6 +90,18 @@ public struct Emulator: Sendable {
             Task { await delivery.personPosted(message) }
             return HTML.redirect(place.link)
         }
+        router.post("/chat/assistant") { request, _ -> Response in
+            // "New assistant thread" in the DM with the bot: Slack opens the thread (its root is Slack's, not the
+            // person's words) and the app hears assistant_thread_started for it.
+            let form = try await Self.form(request)
+            guard let place = await chat.place(form), place.channel.isIM else { return Response(status: .notFound) }
+            let root = await state.post(
+                teamID: place.workspace.id, channel: place.channel.id, user: "USLACKBOT", text: "New assistant thread",
+                threadTS: nil, isBot: true
+            )
+            Task { await delivery.assistantThreadStarted(root, userID: place.user.id) }
+            return HTML.redirect(place.link)
+        }
         router.post("/chat/verify") { request, _ -> Response in
             let form = try await Self.form(request)
             await delivery.verifyRequestURL()

@@ -199,7 +199,7 @@ struct RetentionCommand: AsyncParsableCommand {
                     detail: "memory \(archiveDays > 0 ? "archived" : "deleted") \(moved), archive purged \(report.archivePurged)"
                 )
                 print("chat memory: \(moved) turns \(archiveDays > 0 ? "archived" : "deleted"), \(report.archivePurged) archived turns deleted")
-                print("bookkeeping: \(report.processedEvents) event ids, \(report.doneJobs) finished jobs, \(report.oauthStates) expired OAuth states removed")
+                print("bookkeeping: \(report.processedEvents) event ids, \(report.doneJobs) finished jobs, \(report.oauthStates) expired OAuth states, \(report.assistantThreads) idle assistant threads removed")
             }
         }
     }

@@ -31,6 +31,12 @@ import TestSupport
             try await markDone(id)
         }
         for i in 0..<6 { try await memory.append(tenantID: "T1", channelID: "C1", threadTS: "2.\(i)", turn: ChatTurn(role: .user, content: "new \(i)")) }
+        // Assistant threads: 7 untouched for longer than chat memory is kept (30 days), 2 recent.
+        let threads = AssistantThreads(database: database, now: clock.function)
+        clock.set(now.addingTimeInterval(-31 * day))
+        for i in 0..<7 { try await threads.save(tenantID: "T1", channelID: "D1", threadTS: "3.\(i)", userID: "U1", context: AssistantThreadContext()) }
+        clock.set(now.addingTimeInterval(-29 * day))
+        for i in 0..<2 { try await threads.save(tenantID: "T2", channelID: "D2", threadTS: "4.\(i)", userID: "U2", context: AssistantThreadContext()) }
         clock.set(now)
     }
 
@@ -50,6 +56,8 @@ import TestSupport
             #expect(report.memoryExpired == 23)
             #expect(report.processedEvents == 17)
             #expect(report.doneJobs == 12)
+            #expect(report.assistantThreads == 7)
+            #expect(try await Self.count(test.database, "assistant_threads") == 2)
             #expect(try await Self.count(test.database, "chat_memory") == 6)
             #expect(try await Self.count(test.database, "chat_memory_archive") == 23)
             #expect(try await Self.count(test.database, "processed_events") == 4)

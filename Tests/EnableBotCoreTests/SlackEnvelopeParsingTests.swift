@@ -148,3 +148,58 @@ extension SlackEnvelopeParsingTests {
         return before == UInt8(ascii: ",")
     }
 }
+
+extension SlackEnvelopeParsingTests {
+    /// Slack's documented example of `assistant_thread_started` (docs.slack.dev/reference/events/assistant_thread_started).
+    static let assistantThreadStarted = """
+        {"token":"XXYYZZ","team_id":"T123ABC456","api_app_id":"A123ABC456","type":"event_callback",
+         "event":{"type":"assistant_thread_started",
+                  "assistant_thread":{"user_id":"U123ABC456",
+                                      "context":{"channel_id":"C123ABC456","team_id":"T07XY8FPJ5C","enterprise_id":"E480293PS82"},
+                                      "channel_id":"D123ABC456","thread_ts":"1729999327.187299"},
+                  "event_ts":"1715873754.429808"},
+         "authed_users":["U123ABC456","U222222222"],"event_id":"Ev123ABC456","event_time":123456789}
+        """
+
+    @Test func readsTheAssistantThreadOfAThreadStartedEvent() throws {
+        let event = try #require(try SlackEventEnvelope(json: Self.assistantThreadStarted).event)
+        #expect(event.type == "assistant_thread_started")
+        #expect(event.isAssistantThreadEvent)
+        #expect(!event.isLifecycle)
+        #expect(event.user == nil && event.botID == nil)
+        #expect(event.assistantThread == SlackEvent.AssistantThread(
+            userID: "U123ABC456", channelID: "D123ABC456", threadTS: "1729999327.187299",
+            context: .init(channelID: "C123ABC456", teamID: "T07XY8FPJ5C", enterpriseID: "E480293PS82")
+        ))
+    }
+
+    @Test func assistantThreadContextMayBeEmptyOrNullAndOddFieldsReadAsAbsent() throws {
+        let changed = try SlackEventEnvelope(json: """
+            {"type":"event_callback","event_id":"Ev2","team_id":"T1",
+             "event":{"type":"assistant_thread_context_changed","assistant_thread":{"user_id":"U1","channel_id":"D1",
+                      "thread_ts":"2.000001","context":{"channel_id":"C9","team_id":"T1","enterprise_id":null},"extra":[1,{}]}}}
+            """)
+        #expect(changed.event?.isAssistantThreadEvent == true)
+        #expect(changed.event?.assistantThread?.context == .init(channelID: "C9", teamID: "T1", enterpriseID: nil))
+
+        let empty = try SlackEventEnvelope(json: """
+            {"type":"event_callback","event_id":"Ev3","team_id":"T1",
+             "event":{"type":"assistant_thread_started","assistant_thread":{"user_id":"U1","channel_id":"D1","thread_ts":"3.1","context":{}}}}
+            """)
+        #expect(empty.event?.assistantThread == .init(userID: "U1", channelID: "D1", threadTS: "3.1", context: .init()))
+
+        let odd = try SlackEventEnvelope(json: """
+            {"type":"event_callback","event_id":"Ev4","team_id":"T1",
+             "event":{"type":"assistant_thread_started","assistant_thread":{"user_id":7,"channel_id":null,"thread_ts":"4.1","context":"C1"}}}
+            """)
+        #expect(odd.event?.assistantThread == .init(userID: nil, channelID: nil, threadTS: "4.1", context: nil))
+
+        let notAnObject = try SlackEventEnvelope(json: """
+            {"type":"event_callback","event_id":"Ev5","team_id":"T1","event":{"type":"assistant_thread_started","assistant_thread":["D1"]}}
+            """)
+        #expect(notAnObject.event?.assistantThread == nil)
+        #expect(throws: SlackPayloadError.self) {
+            try SlackEventEnvelope(json: #"{"type":"event_callback","event":{"type":"assistant_thread_started","assistant_thread":{"user_id":}}}"#)
+        }
+    }
+}

@@ -380,6 +380,67 @@ struct StoreTests {
         }
     }
 
+    @Test("assistant threads: save, context changes overwrite, greeting kept, per tenant", arguments: TestDatabaseKind.allCases)
+    func assistantThreads(kind: TestDatabaseKind) async throws {
+        try await withTestDatabase(kind) { test in
+            let clock = TestClock()
+            let threads = AssistantThreads(database: test.database, now: clock.function)
+            #expect(try await threads.context(tenantID: "T1", channelID: "D1", threadTS: "1.1") == nil)
+            #expect(try await threads.markGreeted(tenantID: "T1", channelID: "D1", threadTS: "1.1") == false)
+
+            let started = AssistantThreadContext(channelID: "C1", teamID: "T1", enterpriseID: "E1")
+            try await threads.save(tenantID: "T1", channelID: "D1", threadTS: "1.1", userID: "U1", context: started)
+            #expect(try await threads.context(tenantID: "T1", channelID: "D1", threadTS: "1.1") == started)
+            #expect(try await threads.markGreeted(tenantID: "T1", channelID: "D1", threadTS: "1.1"))
+            let greetedAt = clock.now
+
+            // The context changes: overwritten, absent parts included; the greeting and the row's key stay.
+            clock.advance(by: 60)
+            let moved = AssistantThreadContext(channelID: "C2")
+            try await threads.save(tenantID: "T1", channelID: "D1", threadTS: "1.1", userID: "U1", context: moved)
+            let found = try #require(try await threads.find(tenantID: "T1", channelID: "D1", threadTS: "1.1"))
+            #expect(found == AssistantThreadRecord(
+                tenantID: "T1", channelID: "D1", threadTS: "1.1", userID: "U1", context: moved,
+                greetedAt: Date(epochMilliseconds: greetedAt.epochMilliseconds), updatedAt: Date(epochMilliseconds: clock.now.epochMilliseconds)
+            ))
+            #expect(try await test.database.queryFirst("SELECT COUNT(*) AS n FROM assistant_threads")?.int("n") == 1)
+
+            // Other threads and tenants are their own rows.
+            try await threads.save(tenantID: "T1", channelID: "D1", threadTS: "2.2", userID: "U1", context: AssistantThreadContext())
+            try await threads.save(tenantID: "T2", channelID: "D1", threadTS: "1.1", userID: "U9", context: started)
+            #expect(try await threads.context(tenantID: "T1", channelID: "D1", threadTS: "2.2") == AssistantThreadContext())
+            #expect(try await threads.find(tenantID: "T1", channelID: "D1", threadTS: "2.2")?.greetedAt == nil)
+            #expect(try await threads.context(tenantID: "T2", channelID: "D1", threadTS: "1.1") == started)
+            #expect(try await threads.context(tenantID: "T1", channelID: "D1", threadTS: "1.1") == moved)
+
+            #expect(try await threads.deleteAll(tenantID: "T1") == 2)
+            #expect(try await threads.find(tenantID: "T1", channelID: "D1", threadTS: "1.1") == nil)
+            #expect(try await threads.context(tenantID: "T2", channelID: "D1", threadTS: "1.1") == started)
+        }
+    }
+
+    @Test("installations: suggested prompts are stored with the settings; nil means the defaults", arguments: TestDatabaseKind.allCases)
+    func suggestedPrompts(kind: TestDatabaseKind) async throws {
+        try await withTestDatabase(kind) { test in
+            let clock = TestClock()
+            let store = InstallationStore(database: test.database, cipher: try Self.cipher(), now: clock.function)
+            try await store.save(Self.installation("T1", at: clock.now), tokens: InstallationTokens(botToken: "xoxb-1"))
+            #expect(try await store.find(tenantID: "T1")?.settings.suggestedPrompts == nil)
+            #expect(try await store.find(tenantID: "T1")?.settings.effectiveSuggestedPrompts == SuggestedPrompt.defaults)
+            let own = [SuggestedPrompt(title: "Quote \"this\"", message: "Line | with a bar, ünïcode 😀")]
+            try await store.updateSettings(tenantID: "T1", settings: TenantSettings(model: "m", suggestedPrompts: own))
+            #expect(try await store.find(tenantID: "T1")?.settings == TenantSettings(model: "m", suggestedPrompts: own))
+            // Reinstalling keeps them, like every setting.
+            try await store.save(Self.installation("T1", at: clock.now), tokens: InstallationTokens(botToken: "xoxb-2"))
+            #expect(try await store.find(tenantID: "T1")?.settings.effectiveSuggestedPrompts == own)
+            // A damaged value reads as the defaults rather than failing the installation.
+            try await test.database.query("UPDATE installations SET suggested_prompts = 'not json' WHERE tenant_id = 'T1'")
+            #expect(try await store.find(tenantID: "T1")?.settings.suggestedPrompts == nil)
+            try await store.updateSettings(tenantID: "T1", settings: TenantSettings())
+            #expect(try await test.database.queryFirst("SELECT suggested_prompts FROM installations")?.optionalString("suggested_prompts") == nil)
+        }
+    }
+
     @Test("usage counters add up per day", arguments: TestDatabaseKind.allCases)
     func usage(kind: TestDatabaseKind) async throws {
         try await withTestDatabase(kind) { test in

@@ -219,6 +219,49 @@ struct EmulatorTests {
         }
     }
 
+    @Test("New assistant thread in the DM: Slack's root message, and assistant_thread_started delivered signed for it")
+    func assistantThreadStarted() async throws {
+        try await withStack { stack in
+            let verifier = SlackSignatureVerifier(signingSecret: Self.secret)
+            let (app, received) = try await Self.app(stack) { _, received in
+                String(decoding: received.body, as: UTF8.self).contains("url_verification") ? Self.challenge(received) : Response(status: .ok)
+            }
+            try await withEmulator(Self.configuration(app)) { emulator, client in
+                _ = try await Self.install(client, team: "T0ACME", user: "U0ACMEADMIN")
+                let dm = "team=T0ACME&channel=D0ACMEMEMBER&as=U0ACMEMEMBER"
+                let page = try await client.execute(uri: "/chat?\(dm)", method: .get)
+                #expect(String(buffer: page.body).contains("id=\"new-assistant-thread\""))
+                let general = try await client.execute(uri: "/chat?team=T0ACME&channel=C0ACMEGENERAL&as=U0ACMEMEMBER", method: .get)
+                #expect(!String(buffer: general.body).contains("new-assistant-thread"))
+
+                let opened = try await client.execute(
+                    uri: "/chat/assistant", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
+                    body: ByteBuffer(string: dm)
+                )
+                #expect(opened.status == .seeOther)
+                let deadline = ContinuousClock.now + .seconds(5)
+                while received.withLockedValue({ $0.count }) < 2, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+                let root = try #require(await emulator.state.world.messages.last)
+                #expect(root.channel == "D0ACMEMEMBER" && root.user == "USLACKBOT" && root.threadTS == nil)
+                let request = try #require(received.withLockedValue { $0.last })
+                #expect(throws: Never.self) {
+                    try verifier.verify(timestamp: request.headers["x-slack-request-timestamp"], signature: request.headers["x-slack-signature"], body: request.body)
+                }
+                let envelope = try #require(try JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any])
+                let event = try #require(envelope["event"] as? [String: Any])
+                #expect(event["type"] as? String == "assistant_thread_started")
+                let thread = try #require(event["assistant_thread"] as? [String: Any])
+                #expect(thread["user_id"] as? String == "U0ACMEMEMBER")
+                #expect(thread["channel_id"] as? String == "D0ACMEMEMBER")
+                #expect(thread["thread_ts"] as? String == root.ts)
+                #expect((thread["context"] as? [String: Any])?["team_id"] as? String == "T0ACME")
+                // What EnableBot's parser reads of it.
+                let parsed = try SlackEventEnvelope(json: String(decoding: request.body, as: UTF8.self))
+                #expect(parsed.event?.assistantThread?.threadTS == root.ts)
+            }
+        }
+    }
+
     @Test("/ask goes to the commands URL signed and form-encoded; its ephemeral answer is shown to the asker")
     func slashCommand() async throws {
         try await withStack { stack in

@@ -19,6 +19,7 @@ struct AnswerHandler: Sendable {
     let budget: PromptBudget
     /// The rate limiter's clock.
     let now: @Sendable () -> Date
+    let assistantThreads: AssistantThreadHandler
 
     /// Does the job and finishes it (an answered one together with its memory turns, in one commit).
     func handle(_ job: Job) async throws {
@@ -36,6 +37,8 @@ struct AnswerHandler: Sendable {
         case .lifecycle(let lifecycleJob):
             try await recordLifecycle(lifecycleJob)
             try await stores.jobs.complete(job)
+        case .assistantThread(let threadJob):
+            try await assistantThreads.handle(threadJob, job: job)
         }
     }
 

@@ -12,10 +12,13 @@ enum BotJob: Sendable, Equatable, Codable {
     case answer(AnswerJob)
     /// Record an uninstall or token revocation (the tenant was deactivated on the ack path already).
     case lifecycle(LifecycleJob)
+    /// Remember an assistant thread and its context; greet a new one and offer the workspace's suggested prompts.
+    case assistantThread(AssistantThreadJob)
 
     enum Kind: String, Sendable {
         case answer = "slack.answer"
         case lifecycle = "slack.lifecycle"
+        case assistantThread = "slack.assistant_thread"
         /// Written by earlier versions for mentions and DMs: Slack's whole envelope, token included. No longer
         /// written; a worker that finds one turns it into an `answer` first (`AnswerHandler.convertLegacyEvent`).
         case legacyEvent = "slack.event"
@@ -25,6 +28,7 @@ enum BotJob: Sendable, Equatable, Codable {
         switch self {
         case .answer: .answer
         case .lifecycle: .lifecycle
+        case .assistantThread: .assistantThread
         }
     }
 
@@ -32,7 +36,7 @@ enum BotJob: Sendable, Equatable, Codable {
     var payload: String {
         switch self {
         case .answer(let job): job.jsonPayload
-        case .lifecycle: (try? JobPayload.encode(self)) ?? "{}"
+        case .lifecycle, .assistantThread: (try? JobPayload.encode(self)) ?? "{}"
         }
     }
 
@@ -41,6 +45,7 @@ enum BotJob: Sendable, Equatable, Codable {
         switch Kind(rawValue: kind) {
         case .answer: self = .answer(try JobPayload.decode(AnswerJob.self, payload))
         case .lifecycle: self = .lifecycle(try JobPayload.decode(LifecycleJob.self, payload))
+        case .assistantThread: self = .assistantThread(try JobPayload.decode(AssistantThreadJob.self, payload))
         case .legacyEvent, nil: throw UnknownJobKind(kind: kind)
         }
     }
@@ -57,6 +62,7 @@ enum BotJob: Sendable, Equatable, Codable {
         switch Kind(rawValue: type) {
         case .answer: self = .answer(try AnswerJob(from: decoder))
         case .lifecycle: self = .lifecycle(try LifecycleJob(from: decoder))
+        case .assistantThread: self = .assistantThread(try AssistantThreadJob(from: decoder))
         case .legacyEvent, nil:
             throw DecodingError.dataCorruptedError(forKey: .type, in: try decoder.container(keyedBy: TypeKey.self),
                                                    debugDescription: "unknown job type \(type)")
@@ -69,6 +75,7 @@ enum BotJob: Sendable, Equatable, Codable {
         switch self {
         case .answer(let job): try job.encode(to: encoder)
         case .lifecycle(let job): try job.encode(to: encoder)
+        case .assistantThread(let job): try job.encode(to: encoder)
         }
     }
 }

@@ -102,6 +102,68 @@ struct LifecycleJob: Codable, Sendable, Equatable {
     }
 }
 
+/// An assistant thread was opened (`assistant_thread_started`) or the user moved elsewhere in Slack while it was
+/// open (`assistant_thread_context_changed`): what the worker needs to remember the thread, and to greet a new one.
+struct AssistantThreadJob: Codable, Sendable, Equatable {
+    enum EventType: String, Codable, Sendable {
+        case started = "assistant_thread_started"
+        case contextChanged = "assistant_thread_context_changed"
+    }
+
+    var eventID: String
+    var tenantID: String
+    var eventType: EventType
+    /// Who opened the thread.
+    var userID: String
+    /// The DM channel between the user and the app that holds the thread.
+    var channelID: String
+    var threadTS: String
+    /// The channel (team, enterprise) the user was looking at; nil when Slack sent none.
+    var contextChannelID: String?
+    var contextTeamID: String?
+    var contextEnterpriseID: String?
+
+    enum CodingKeys: String, CodingKey {
+        case eventID = "event_id", tenantID = "tenant_id", eventType = "event_type", userID = "user_id"
+        case channelID = "channel_id", threadTS = "thread_ts", contextChannelID = "context_channel_id"
+        case contextTeamID = "context_team_id", contextEnterpriseID = "context_enterprise_id"
+    }
+
+    /// The job an assistant thread event asks for; nil when it is not one, or lacks the user, channel or thread
+    /// (nothing could be said or stored without them).
+    init?(eventID: String, tenantID: String, event: SlackEvent) {
+        guard let eventType = EventType(rawValue: event.type), let thread = event.assistantThread,
+              let user = thread.userID, !user.isEmpty, let channel = thread.channelID, !channel.isEmpty,
+              let threadTS = thread.threadTS, !threadTS.isEmpty
+        else { return nil }
+        self.init(
+            eventID: eventID, tenantID: tenantID, eventType: eventType, userID: user, channelID: channel, threadTS: threadTS,
+            contextChannelID: thread.context?.channelID, contextTeamID: thread.context?.teamID,
+            contextEnterpriseID: thread.context?.enterpriseID
+        )
+    }
+
+    init(
+        eventID: String, tenantID: String, eventType: EventType, userID: String, channelID: String, threadTS: String,
+        contextChannelID: String? = nil, contextTeamID: String? = nil, contextEnterpriseID: String? = nil
+    ) {
+        self.eventID = eventID
+        self.tenantID = tenantID
+        self.eventType = eventType
+        self.userID = userID
+        self.channelID = channelID
+        self.threadTS = threadTS
+        self.contextChannelID = contextChannelID
+        self.contextTeamID = contextTeamID
+        self.contextEnterpriseID = contextEnterpriseID
+    }
+
+    /// The context as the store keeps it.
+    var context: AssistantThreadContext {
+        AssistantThreadContext(channelID: contextChannelID, teamID: contextTeamID, enterpriseID: contextEnterpriseID)
+    }
+}
+
 enum JobPayload {
     static func encode<T: Encodable>(_ value: T) throws -> String {
         let encoder = JSONEncoder()

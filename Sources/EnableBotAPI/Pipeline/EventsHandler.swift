@@ -33,6 +33,12 @@ struct EventsHandler: Sendable {
             return try await lifecycle(event, eventID: eventID, installation: installation)
         }
         guard installation.status == .active else { return "ignored:inactive_team" }
+        if event.isAssistantThreadEvent {
+            guard let job = AssistantThreadJob(eventID: eventID, tenantID: installation.tenantID, event: event) else {
+                return "ignored:incomplete_event"
+            }
+            return try await accept(eventID: eventID, tenantID: installation.tenantID, .assistantThread(job))
+        }
         if let reason = AnswerJob.ignoreReason(event) { return "ignored:" + reason }
         guard let job = AnswerJob(eventID: eventID, tenantID: installation.tenantID, event: event) else {
             return "ignored:incomplete_event"

@@ -74,16 +74,24 @@ public struct TenantSettings: Sendable, Equatable {
     public var rateLimitCeiling: RateLimitSpec?
     /// The operator's token budget for this workspace; nil: `TOKEN_BUDGET_PER_TENANT`. Only the operator sets it.
     public var tokenBudget: TokenBudget?
+    /// The prompts offered under a new assistant thread, at most `SuggestedPrompt.maxCount`; nil: `SuggestedPrompt.defaults`.
+    public var suggestedPrompts: [SuggestedPrompt]?
 
     public init(
         model: String? = nil, systemPrompt: String? = nil, rateLimit: RateLimitSpec? = nil, rateLimitCeiling: RateLimitSpec? = nil,
-        tokenBudget: TokenBudget? = nil
+        tokenBudget: TokenBudget? = nil, suggestedPrompts: [SuggestedPrompt]? = nil
     ) {
         self.model = model
         self.systemPrompt = systemPrompt
         self.rateLimit = rateLimit
         self.rateLimitCeiling = rateLimitCeiling
         self.tokenBudget = tokenBudget
+        self.suggestedPrompts = suggestedPrompts
+    }
+
+    /// The prompts a new assistant thread is offered: the workspace's own, else EnableBot's defaults.
+    public var effectiveSuggestedPrompts: [SuggestedPrompt] {
+        suggestedPrompts ?? SuggestedPrompt.defaults
     }
 
     /// The budget model calls are held to: the workspace's own, else the deployment's.

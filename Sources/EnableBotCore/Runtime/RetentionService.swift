@@ -26,12 +26,14 @@ public struct RetentionService: Service, CustomStringConvertible {
                 do {
                     let report = try await retention.run()
                     let removed = report.memoryExpired + report.archivePurged + report.processedEvents + report.doneJobs
+                        + report.assistantThreads
                     if !report.complete {
                         logger.debug("retention: another instance holds the lock")
                     } else if removed > 0 {
                         logger.info("retention run", metadata: [
                             "chat_memory": "\(report.memoryExpired)", "archive": "\(report.archivePurged)",
                             "processed_events": "\(report.processedEvents)", "jobs": "\(report.doneJobs)",
+                            "assistant_threads": "\(report.assistantThreads)",
                             "duration_ms": "\((ContinuousClock.now - started).milliseconds)",
                         ])
                     }

@@ -130,16 +130,48 @@ public struct SlackEvent: Sendable, Equatable {
     public var threadTS: String?
     /// `tokens_revoked`: the user ids whose user tokens (`oauth`) and bot tokens (`bot`) were revoked.
     public var tokens: RevokedTokens?
+    /// `assistant_thread_started` / `assistant_thread_context_changed`: the thread and what the user is looking at.
+    public var assistantThread: AssistantThread?
 
     public struct RevokedTokens: Sendable, Equatable {
         public var oauth: [String]?
         public var bot: [String]?
     }
 
+    /// Slack's `assistant_thread` object: the user's assistant thread (in their DM with the app, `channel_id`) and
+    /// the `context`, the channel (and team, enterprise) the user had open beside it. Every field may be absent.
+    public struct AssistantThread: Sendable, Equatable {
+        public var userID: String?
+        /// The DM channel the thread lives in.
+        public var channelID: String?
+        public var threadTS: String?
+        public var context: Context?
+
+        /// Where the user is in Slack while the assistant container is open; absent when Slack sends none.
+        public struct Context: Sendable, Equatable {
+            public var channelID: String?
+            public var teamID: String?
+            public var enterpriseID: String?
+
+            public init(channelID: String? = nil, teamID: String? = nil, enterpriseID: String? = nil) {
+                self.channelID = channelID
+                self.teamID = teamID
+                self.enterpriseID = enterpriseID
+            }
+        }
+
+        public init(userID: String? = nil, channelID: String? = nil, threadTS: String? = nil, context: Context? = nil) {
+            self.userID = userID
+            self.channelID = channelID
+            self.threadTS = threadTS
+            self.context = context
+        }
+    }
+
     public init(
         type: String, subtype: String? = nil, user: String? = nil, botID: String? = nil, text: String? = nil,
         channel: String? = nil, channelType: String? = nil, ts: String? = nil, threadTS: String? = nil,
-        tokens: RevokedTokens? = nil
+        tokens: RevokedTokens? = nil, assistantThread: AssistantThread? = nil
     ) {
         self.type = type
         self.subtype = subtype
@@ -151,6 +183,7 @@ public struct SlackEvent: Sendable, Equatable {
         self.ts = ts
         self.threadTS = threadTS
         self.tokens = tokens
+        self.assistantThread = assistantThread
     }
 
     /// Lenient: a field of an unexpected JSON type reads as absent rather than failing the whole event.
@@ -170,6 +203,7 @@ public struct SlackEvent: Sendable, Equatable {
             case "ts": event.ts = try reader.readStringIfPresent()
             case "thread_ts": event.threadTS = try reader.readStringIfPresent()
             case "tokens": event.tokens = try RevokedTokens.read(&reader)
+            case "assistant_thread": event.assistantThread = try AssistantThread.read(&reader)
             default: try reader.skipValue()
             }
         }
@@ -182,6 +216,52 @@ public struct SlackEvent: Sendable, Equatable {
 
     /// Events that change the installation itself and are handled even for an inactive tenant.
     public var isLifecycle: Bool { type == "app_uninstalled" || type == "tokens_revoked" }
+
+    /// `assistant_thread_started` or `assistant_thread_context_changed` (Slack's AI app surface).
+    public var isAssistantThreadEvent: Bool {
+        type == "assistant_thread_started" || type == "assistant_thread_context_changed"
+    }
+}
+
+extension SlackEvent.AssistantThread {
+    /// `{"user_id", "channel_id", "thread_ts", "context": {"channel_id", "team_id", "enterprise_id"}}`; anything not an
+    /// object reads as absent, and so does each member of an unexpected type (`enterprise_id` is often `null`).
+    static func read(_ reader: inout JSONByteReader) throws -> Self? {
+        guard try reader.kind() == .object else {
+            try reader.skipValue()
+            return nil
+        }
+        var thread = Self()
+        try reader.readObject { reader, key in
+            switch key {
+            case "user_id": thread.userID = try reader.readStringIfPresent()
+            case "channel_id": thread.channelID = try reader.readStringIfPresent()
+            case "thread_ts": thread.threadTS = try reader.readStringIfPresent()
+            case "context": thread.context = try Context.read(&reader)
+            default: try reader.skipValue()
+            }
+        }
+        return thread
+    }
+}
+
+extension SlackEvent.AssistantThread.Context {
+    static func read(_ reader: inout JSONByteReader) throws -> Self? {
+        guard try reader.kind() == .object else {
+            try reader.skipValue()
+            return nil
+        }
+        var context = Self()
+        try reader.readObject { reader, key in
+            switch key {
+            case "channel_id": context.channelID = try reader.readStringIfPresent()
+            case "team_id": context.teamID = try reader.readStringIfPresent()
+            case "enterprise_id": context.enterpriseID = try reader.readStringIfPresent()
+            default: try reader.skipValue()
+            }
+        }
+        return context
+    }
 }
 
 extension SlackEvent.RevokedTokens {

@@ -1,6 +1,6 @@
 /// The schema, as numbered migrations. Never edit a shipped migration: add the next number.
 enum SchemaMigrations {
-    static let all: [Migration] = [initialSchema, leanerEventWrites, dashboardAuthority, jobProgress, scaleOut, tokenBudgets]
+    static let all: [Migration] = [initialSchema, leanerEventWrites, dashboardAuthority, jobProgress, scaleOut, tokenBudgets, assistantThreads]
 
     static let initialSchema = Migration(version: 1, name: "initial schema") { dialect in
         let id = dialect == .postgres
@@ -235,6 +235,33 @@ extension SchemaMigrations {
             "ALTER TABLE usage_counters ADD COLUMN prompt_tokens BIGINT NOT NULL DEFAULT 0",
             "ALTER TABLE usage_counters ADD COLUMN completion_tokens BIGINT NOT NULL DEFAULT 0",
             "ALTER TABLE installations ADD COLUMN token_budget BIGINT",
+        ]
+    }
+}
+
+extension SchemaMigrations {
+    /// Issue 11: Slack's assistant threads (the thread in the user's DM with the app, and the channel the user had open
+    /// beside it, for answering later), and each workspace's suggested prompts (JSON; NULL: EnableBot's defaults).
+    /// `greeted_at` says the thread's greeting was posted, so a retried job does not post it again.
+    static let assistantThreads = Migration(version: 7, name: "assistant threads and suggested prompts") { _ in
+        [
+            """
+            CREATE TABLE assistant_threads (
+                tenant_id TEXT NOT NULL,
+                channel_id TEXT NOT NULL,
+                thread_ts TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                context_channel_id TEXT,
+                context_team_id TEXT,
+                context_enterprise_id TEXT,
+                greeted_at BIGINT,
+                updated_at BIGINT NOT NULL,
+                PRIMARY KEY (tenant_id, channel_id, thread_ts)
+            )
+            """,
+            // Retention finds threads untouched for as long as chat memory is kept.
+            "CREATE INDEX assistant_threads_updated ON assistant_threads (updated_at)",
+            "ALTER TABLE installations ADD COLUMN suggested_prompts TEXT",
         ]
     }
 }

@@ -9,7 +9,7 @@ public struct StorageCopier: Sendable {
         ("installations", "tenant_id"), ("encryption_keys", "key_id"), ("oauth_states", "state"),
         ("processed_events", "event_id"), ("jobs", "id"), ("chat_memory", "id"), ("chat_memory_archive", "id"),
         ("audit_log", "id"), ("usage_counters", "tenant_id, day"), ("dashboard_principals", "principal"),
-        ("revoked_sessions", "session_id"),
+        ("revoked_sessions", "session_id"), ("assistant_threads", "tenant_id, channel_id, thread_ts"),
     ]
     static let identityTables = ["jobs", "chat_memory", "audit_log"]
 

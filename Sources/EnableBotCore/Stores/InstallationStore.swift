@@ -146,12 +146,12 @@ public struct InstallationStore: Sendable {
         try await database.query(
             """
             UPDATE installations SET model = $2, system_prompt = $3, rate_limit = $4, rate_limit_ceiling = $5, updated_at = $6,
-                token_budget = $7
+                token_budget = $7, suggested_prompts = $8
             WHERE tenant_id = $1
             """,
             [.text(tenantID), .from(settings.model), .from(settings.systemPrompt),
              .from(settings.rateLimit?.description), .from(settings.rateLimitCeiling?.description), .from(now()),
-             .from(settings.tokenBudget?.tokensPerMonth)]
+             .from(settings.tokenBudget?.tokensPerMonth), .from(settings.suggestedPrompts.map(SuggestedPrompt.encodeList))]
         )
     }
 
@@ -256,7 +256,7 @@ public struct InstallationStore: Sendable {
     static let columns = """
         tenant_id, team_id, enterprise_id, is_enterprise_install, team_name, app_id, bot_user_id, bot_id, scopes,
         user_scopes, installer_user_id, status, model, system_prompt, rate_limit, rate_limit_ceiling, token_expires_at,
-        last_error, installed_at, updated_at, token_budget
+        last_error, installed_at, updated_at, token_budget, suggested_prompts
         """
 
     static func installation(_ row: SQLRow) throws -> Installation {
@@ -278,7 +278,8 @@ public struct InstallationStore: Sendable {
                 systemPrompt: row.optionalString("system_prompt"),
                 rateLimit: row.optionalString("rate_limit").flatMap(RateLimitSpec.init(parsing:)),
                 rateLimitCeiling: row.optionalString("rate_limit_ceiling").flatMap(RateLimitSpec.init(parsing:)),
-                tokenBudget: row.optionalInt64("token_budget").map(TokenBudget.init(tokensPerMonth:))
+                tokenBudget: row.optionalInt64("token_budget").map(TokenBudget.init(tokensPerMonth:)),
+                suggestedPrompts: row.optionalString("suggested_prompts").flatMap(SuggestedPrompt.decodeList)
             ),
             tokenExpiresAt: row.optionalDate("token_expires_at"),
             lastError: row.optionalString("last_error"),

@@ -23,6 +23,8 @@ public struct RetentionReport: Sendable, Equatable {
     public var processedEvents = 0
     public var doneJobs = 0
     public var oauthStates = 0
+    /// Assistant threads untouched for as long as chat memory is kept.
+    public var assistantThreads = 0
     /// false when another replica held the retention lock (this run stopped there; that replica carries on).
     public var complete = true
 
@@ -62,6 +64,7 @@ public struct Retention: Sendable {
             (\.archivePurged, { try ChatMemory.purgeArchiveBatch(on: $0, archivedBefore: archiveCutoff, limit: limit) }),
             (\.processedEvents, { try ProcessedEvents.purgeBatch(on: $0, olderThan: eventsCutoff, limit: limit) }),
             (\.doneJobs, { try Self.purgeDoneJobsBatch(on: $0, olderThan: jobsCutoff, limit: limit) }),
+            (\.assistantThreads, { try AssistantThreads.expireBatch(on: $0, olderThan: memoryCutoff, limit: limit) }),
         ]
         for (field, batch) in steps {
             while true {

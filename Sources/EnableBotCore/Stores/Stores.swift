@@ -12,6 +12,7 @@ public struct Stores: Sendable {
     public let usage: UsageCounters
     public let keys: KeyRegistry
     public let dashboardSessions: DashboardSessions
+    public let assistantThreads: AssistantThreads
 
     public init(database: any Database, cipher: any Cipher, now: @escaping @Sendable () -> Date = Date.init) {
         installations = InstallationStore(database: database, cipher: cipher, now: now)
@@ -23,5 +24,6 @@ public struct Stores: Sendable {
         usage = UsageCounters(database: database, now: now)
         keys = KeyRegistry(database: database, now: now)
         dashboardSessions = DashboardSessions(database: database, now: now)
+        assistantThreads = AssistantThreads(database: database, now: now)
     }
 }

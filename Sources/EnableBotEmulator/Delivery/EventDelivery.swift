@@ -104,6 +104,35 @@ public struct EventDelivery: Sendable {
         await deliverEvent(teamID: workspace.id, type: type, body: Self.json(envelope))
     }
 
+    /// A person opened a new assistant thread with the app (Slack's AI app surface): delivers
+    /// `assistant_thread_started` for the thread `root` in their DM with the bot, with the context Slack would send
+    /// (`contextChannelID`: the channel they had open, if any). Returns once delivered or given up on.
+    public func assistantThreadStarted(_ root: EmulatedMessage, userID: String, contextChannelID: String? = nil) async {
+        let world = await state.world
+        guard let workspace = world.workspace(root.teamID) else { return }
+        let type = "assistant_thread_started"
+        guard world.installation(teamID: workspace.id) != nil else {
+            await record(workspace.id, type, 0, "not delivered: the app is not installed in \(workspace.name)")
+            return
+        }
+        var context: [String: Any] = ["team_id": workspace.id, "enterprise_id": NSNull()]
+        if let contextChannelID { context["channel_id"] = contextChannelID }
+        let event: [String: Any] = [
+            "type": type, "event_ts": root.ts,
+            "assistant_thread": ["user_id": userID, "channel_id": root.channel, "thread_ts": root.ts, "context": context] as [String: Any],
+        ]
+        let envelope: [String: Any] = [
+            "token": Self.verificationToken, "team_id": workspace.id, "api_app_id": "A0ENABLEBOT", "event": event,
+            "type": "event_callback", "event_id": "Ev" + SecureRandom.token(byteCount: 9).uppercased(),
+            "event_time": Int(Date().timeIntervalSince1970),
+            "authorizations": [[
+                "enterprise_id": NSNull(), "team_id": workspace.id, "user_id": workspace.botUserID, "is_bot": true,
+                "is_enterprise_install": false,
+            ] as [String: Any]],
+        ]
+        await deliverEvent(teamID: workspace.id, type: type, body: Self.json(envelope))
+    }
+
     /// Delivers an event with Slack's retries; returns the attempts made.
     @discardableResult
     func deliverEvent(teamID: String, type: String, body: [UInt8]) async -> Int {

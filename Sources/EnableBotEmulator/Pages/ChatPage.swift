@@ -38,6 +38,10 @@ struct ChatPage {
         let hint = place.channel.isIM
             ? "Everything you write here goes to the bot. <code>/ask question</code> runs the slash command."
             : "Mention the bot to ask it: <code>@EnableBot what is a sliding window?</code> — or <code>/ask question</code>."
+        let assistant = place.channel.isIM
+            ? "<form method=\"post\" action=\"/chat/assistant\" id=\"new-assistant-thread\">\(HTML.hidden(place.query))"
+                + "<button type=\"submit\">New assistant thread</button></form>"
+            : ""
         let notInstalled = installation == nil
             ? "<p class=\"muted\" id=\"not-installed\">EnableBot is not installed in \(HTML.escape(place.workspace.name)) yet: "
                 + "install it from the app's install page (<a href=\"\(HTML.escape(configuration.appInstallURL))\">\(HTML.escape(configuration.appInstallURL))</a>); "
@@ -55,7 +59,7 @@ struct ChatPage {
         <form method="post" action="/chat/send" id="composer">\(HTML.hidden(place.query))
         <input type="text" id="text" name="text" autocomplete="off" autofocus placeholder="Message \(HTML.escape(title))">
         <button type="submit" class="primary" id="send">Send</button></form>
-        <div class="muted">\(hint)</div></div>
+        <div class="muted">\(hint)</div>\(assistant)</div>
         </main></div>
         <noscript><meta http-equiv="refresh" content="3"></noscript>
         <script>\(Self.script)</script>

@@ -79,6 +79,9 @@ struct DashboardRoutes {
         values["rateLimitCeiling"] = (settings.rateLimitCeiling ?? environment.settings.rateLimitPerTenant).description
         values["tokenBudgetValue"] = form?["token_budget"] ?? settings.tokenBudget?.description ?? ""
         values["defaultTokenBudget"] = Self.budgetText(environment.settings.tokenBudgetPerTenant)
+        values["suggestedPrompts"] = form?["suggested_prompts"] ?? settings.suggestedPrompts.map(SettingsForm.promptsText) ?? ""
+        values["defaultSuggestedPrompts"] = SettingsForm.promptsText(SuggestedPrompt.defaults)
+        values["maxSuggestedPrompts"] = SuggestedPrompt.maxCount
         values["isOperator"] = session.isOperator
         values["active"] = installation.status == .active
         values["suspended"] = installation.status == .suspended
@@ -154,9 +157,11 @@ struct DashboardRoutes {
         let installation = try await accessible(tenantID, session)
         let validated: TenantSettings
         let budget: TokenBudget??
+        let prompts: [SuggestedPrompt]??
         do {
             validated = try SettingsForm.validate(form)
             budget = try SettingsForm.tokenBudget(form)
+            prompts = try SettingsForm.suggestedPrompts(form)
         } catch let error as SettingsForm.Invalid {
             return try await renderTenant(installation, session: session, error: error.message, form: form, status: .badRequest)
         }
@@ -164,6 +169,8 @@ struct DashboardRoutes {
         var updated = current
         updated.systemPrompt = validated.systemPrompt
         updated.model = validated.model
+        // The workspace's admins and the operator alike; a form without the field leaves them as they are.
+        if let prompts { updated.suggestedPrompts = prompts }
         if let model = validated.model, model != current.model, !environment.settings.llmModels.contains(model), !session.isOperator {
             throw await environment.refuse(
                 "The model must be one the operator allows: \(environment.settings.llmModels.joined(separator: ", ")).",
