@@ -141,6 +141,59 @@ struct StreamingTests {
         }
     }
 
+    @Test("an assistant thread from start to answer: greeting, status at once, title from the first question, the streamed answer in the thread, the channel in view passed on",
+          arguments: TestDatabaseKind.allCases)
+    func assistantThread(kind: TestDatabaseKind) async throws {
+        try await withAPIHarness(kind, configure: Self.streaming) { harness in
+            let thread = "1800000100.000100"
+            @Sendable func message(_ eventID: String, ts: String, text: String) -> [UInt8] {
+                SlackRequests.envelope(eventID: eventID, team: "T1", event: [
+                    "type": "message", "channel_type": "im", "user": "U1", "channel": "D1", "ts": ts, "thread_ts": thread, "text": text,
+                ])
+            }
+            try await harness.run { client in
+                _ = try await client.postEvent(AssistantThreadTests.threadEvent(eventID: "EvStart", threadTS: thread))
+                let greeting = try #require(await harness.slack.waitForCalls("chat.postMessage").first)
+                #expect(greeting.fields["thread_ts"] == thread)
+                harness.llm.script(.streamed(["To deploy,", " run the script."], every: .milliseconds(300)))
+                _ = try await client.postEvent(message("EvQ1", ts: "1800000100.000300", text: "How do I deploy this thing?"))
+                let status = try #require(await harness.slack.waitForCalls("assistant.threads.setStatus").first)
+                #expect(status.fields["channel_id"] == "D1" && status.fields["thread_ts"] == thread)
+                #expect(status.fields["status"] == Prompt.thinkingStatus)
+                let stopped = try #require(await harness.slack.waitForCalls("chat.stopStream").first)
+                let calls = harness.slack.calls.map(\.method)
+                let statusAt = try #require(calls.firstIndex(of: "assistant.threads.setStatus"))
+                let streamAt = try #require(calls.firstIndex(of: "chat.startStream"))
+                #expect(statusAt < streamAt, "the status is shown before the answer starts")
+                #expect(harness.slack.calls("chat.startStream").first?.fields["thread_ts"] == thread)
+                #expect(Self.streamedText(harness.slack, ts: stopped.fields["ts"] ?? "") == "To deploy, run the script.")
+                let title = harness.slack.calls("assistant.threads.setTitle")
+                #expect(title.count == 1 && title.first?.fields["title"] == "How do I deploy this thing?")
+                #expect(harness.llm.calls.last?.messages.first?.content.contains("channel with ID C7") == true)
+
+                // The person switches channels; the next question carries the new one, and the thread's memory.
+                _ = try await client.postEvent(AssistantThreadTests.threadEvent(
+                    "assistant_thread_context_changed", eventID: "EvCtx", threadTS: thread, context: ["channel_id": "C8", "team_id": "T1"]))
+                try await Task.sleep(for: .milliseconds(300))
+                _ = try await client.postEvent(message("EvQ2", ts: "1800000100.000400", text: "And then?"))
+                _ = await harness.slack.waitForCalls("chat.stopStream", count: 2)
+                let second = try #require(harness.llm.calls.last)
+                #expect(second.messages.first?.content.contains("channel with ID C8") == true)
+                #expect(second.messages.dropFirst().map(\.content) == ["How do I deploy this thing?", "To deploy, run the script.", "And then?"])
+                #expect(harness.slack.calls("assistant.threads.setStatus").count == 2)
+                #expect(harness.slack.calls("assistant.threads.setTitle").count == 1, "titled once, after the first question")
+            }
+        }
+    }
+
+    @Test("an assistant thread's title is the first line of its first question, cut at a word")
+    func threadTitle() {
+        #expect(Prompt.threadTitle("short one") == "short one")
+        #expect(Prompt.threadTitle("first line\nsecond") == "first line")
+        let long = String(repeating: "word ", count: 20)
+        #expect(Prompt.threadTitle(long).count <= 60 && Prompt.threadTitle(long).hasSuffix("word…"))
+    }
+
     // MARK: Pieces
 
     @Test("server-sent events: data lines joined per event, comments and other fields skipped, any line ending")

@@ -121,7 +121,12 @@ struct AnswerHandler: Sendable {
                                     installation: installation, log: log)
             return
         }
-        let request = request(for: job, installation: installation, question: question, history: try await history(job))
+        let history = try await history(job)
+        let assistantThread = try await assistantThread(job, question: question, isFirstQuestion: history.isEmpty, log: log)
+        var request = request(for: job, installation: installation, question: question, history: history)
+        if let channel = assistantThread?.context.channelID {
+            request.messages[0].content += "\n\n" + Prompt.viewingChannel(channel)
+        }
         if limits.streaming, job.command == nil {
             try await streamAnswer(job, stored: stored, question: question, request: request, installation: installation, log: log)
             return
@@ -132,6 +137,27 @@ struct AnswerHandler: Sendable {
         try await stores.jobs.saveReply(stored, reply: answer.text, remembered: answer.remember)
         try await postAndFinish(job, stored: stored, question: question, text: answer.text, remember: answer.remember,
                                 installation: installation, log: log)
+    }
+
+    /// For a message in one of Slack's assistant threads (a DM thread that began with `assistant_thread_started`):
+    /// shows "is thinking…" at once and names the thread after its first question. Nil for any other message.
+    /// Neither call is needed for the answer, so their failures are only logged.
+    private func assistantThread(_ job: AnswerJob, question: String, isFirstQuestion: Bool, log: Logger) async throws -> AssistantThreadRecord? {
+        guard job.command == nil, job.channelID.hasPrefix("D"), let thread = job.replyThreadTS,
+              let record = try await stores.assistantThreads.find(tenantID: job.tenantID, channelID: job.channelID, threadTS: thread),
+              let token = try await botToken(job, log: log) else { return nil }
+        do {
+            try await slack.assistantSetStatus(channel: job.channelID, threadTS: thread, status: Prompt.thinkingStatus, token: token)
+            if isFirstQuestion {
+                try await slack.assistantSetTitle(channel: job.channelID, threadTS: thread, title: Prompt.threadTitle(question), token: token)
+            }
+        } catch let error as SlackAPIError {
+            Counter(label: "slack_api_errors_total", dimensions: [("method", error.method), ("code", error.code)]).increment()
+            log.warning("Slack refused an assistant-thread call", metadata: ["slack_method": "\(error.method)", "slack_error": "\(error.code)"])
+        } catch is HTTPClientError {
+            log.warning("an assistant-thread call did not reach Slack")
+        }
+        return record
     }
 
     /// The thread's earlier turns, for the model (none for a command).
@@ -393,20 +419,7 @@ struct AnswerHandler: Sendable {
 
     /// Slack answered `ok:false` (or a 4xx): log Slack's code, audit it, and deactivate a tenant whose token no longer works.
     private func slackFailed(_ error: SlackAPIError, tenantID: String, log: Logger) async throws {
-        Counter(label: "slack_api_errors_total", dimensions: [("method", error.method), ("code", error.code)]).increment()
-        log.error("Slack refused the call", metadata: ["slack_method": "\(error.method)", "slack_error": "\(error.code)"])
-        usage.record(tenantID: tenantID, .errors)
-        try await stores.installations.recordError(tenantID: tenantID, error: "\(error.method): \(error.code)")
-        try await stores.auditLog.record(
-            tenantID: tenantID, actor: "system", action: "slack_error", detail: "\(error.method): \(error.code)"
-        )
-        if error.revokesInstallation {
-            try await stores.installations.setStatus(tenantID: tenantID, status: .inactive)
-            try await stores.auditLog.record(
-                tenantID: tenantID, actor: "system", action: "installation_deactivated", detail: "Slack answered \(error.code)"
-            )
-            log.warning("installation marked inactive", metadata: ["slack_error": "\(error.code)"])
-        }
+        try await SlackFailureRecorder(stores: stores, usage: usage).record(error, tenantID: tenantID, log: log)
     }
 
     /// The deactivation itself happened on the ack path (before the acknowledgement, so no later event of the

@@ -47,6 +47,23 @@ enum Prompt {
         return messages
     }
 
+    /// The status Slack shows under an assistant thread while the answer is on its way.
+    static let thinkingStatus = "is thinking…"
+
+    /// An assistant thread's title: its first question, cut at a word to at most 60 characters.
+    static func threadTitle(_ question: String) -> String {
+        let line = question.split(whereSeparator: \.isNewline).first.map(String.init) ?? question
+        guard line.count > 60 else { return line }
+        let cut = line.prefix(59)
+        let atWord = cut.lastIndex(of: " ").map { cut[..<$0] } ?? cut
+        return String(atWord) + "…"
+    }
+
+    /// Told to the model in an assistant thread: the channel the person has open beside it (Slack's context).
+    static func viewingChannel(_ channelID: String) -> String {
+        "The person is asking from Slack's assistant pane while looking at the channel with ID \(channelID). You cannot read that channel; if the question is about it, say what you would need."
+    }
+
     static let apology = "Sorry, I couldn't get an answer right now. Please try again in a moment."
     /// Appended to what was shown of an answer that broke off midway.
     static let brokeOff = "_(The answer broke off here, sorry. Please ask again.)_"
