@@ -2,6 +2,7 @@
 import EnableBotCore
 import Foundation
 import Logging
+import Synchronization
 import Testing
 import TestSupport
 
@@ -54,6 +55,35 @@ struct LLMClientTests {
                 baseURL: "http://127.0.0.1:9/v1", apiKey: "k", timeout: .seconds(2), http: http, logger: TestLog.logger,
                 maxRetries: 1, backoff: .milliseconds(1))
             await #expect(throws: LLMError.unavailable("")) { try await client.complete(Self.request) }
+        }
+    }
+
+    @Test("OpenAI client, streaming: pieces handed on as they come, usage from the last event; a cut stream is interrupted")
+    func streaming() async throws {
+        try await withStack { stack in
+            let llm = try await stack.llm()
+            let client = OpenAIChatClient(
+                baseURL: llm.baseURL, apiKey: "k", timeout: .seconds(5), http: stack.http(), logger: TestLog.logger,
+                maxRetries: 1, backoff: .milliseconds(1))
+            llm.reportUsage(prompt: 12, completion: 3)
+            llm.script(.streamed(["Hel", "lo", " there"], every: .milliseconds(50)))
+            let pieces = Mutex<[String]>([])
+            let answer = try await client.stream(Self.request) { piece in pieces.withLock { $0.append(piece) } }
+            #expect(answer == LLMCompletion(text: "Hello there", usage: LLMUsage(promptTokens: 12, completionTokens: 3)))
+            #expect(pieces.withLock { $0 } == ["Hel", "lo", " there"])
+            #expect(llm.calls.last?.stream == true)
+
+            // Broken off after its first words: not retried (they were shown), reported as interrupted.
+            llm.script(.streamed(["Part"], every: .milliseconds(10), cut: true))
+            await #expect(throws: LLMError.interrupted("")) { try await client.stream(Self.request) { _ in } }
+            #expect(llm.calls.count == 2)
+            // Broken off before any word: retried like a 5xx.
+            llm.script(.streamed([], every: .milliseconds(10), cut: true))
+            #expect(try await client.stream(Self.request) { _ in }.text == "Echo: hello")
+            #expect(llm.calls.count == 4)
+            // A 5xx before the stream: retried, then the stream.
+            llm.script(.status(503))
+            #expect(try await client.stream(Self.request) { _ in }.text == "Echo: hello")
         }
     }
 

@@ -269,6 +269,39 @@ struct CurlHTTPClientTests {
         }
     }
 
+    @Test func streamedBodyArrivesPieceByPiece() async throws {
+        try await withClient { server, client in
+            let start = ContinuousClock.now
+            let response = try await client.stream(HTTPClientRequest(url: server.baseURL + "/slowpieces"))
+            #expect(response.status == 200)
+            #expect(response.header("content-type") == "text/event-stream")
+            var pieces: [(String, Duration)] = []
+            for try await piece in response.body {
+                pieces.append((String(decoding: piece, as: UTF8.self), ContinuousClock.now - start))
+            }
+            #expect(pieces.map(\.0).joined() == "one two three")
+            // The first piece is in hand long before the last is written (600 ms later).
+            let first = try #require(pieces.first?.1)
+            #expect(first < .milliseconds(400), "first piece after \(first)")
+            #expect((pieces.last?.1 ?? .zero) - first > .milliseconds(400))
+        }
+    }
+
+    @Test func streamedBodyOverTheCapFailsAndCancellingStopsTheTransfer() async throws {
+        try await withClient(maxResponseBytes: 100_000) { server, client in
+            let response = try await client.stream(HTTPClientRequest(url: server.baseURL + "/stream/300000"))
+            await #expect(throws: HTTPClientError.responseTooLarge) {
+                for try await _ in response.body {}
+            }
+            // A reader that gives up: the transfer ends, and the client stays usable.
+            let slow = try await client.stream(HTTPClientRequest(url: server.baseURL + "/slowpieces"))
+            let reading = Task { for try await _ in slow.body {} }
+            reading.cancel()
+            _ = await reading.result
+            #expect(try await client.send(HTTPClientRequest(url: server.baseURL + "/echo")).status == 200)
+        }
+    }
+
     // MARK: Helpers
 
     private func withClient(

@@ -33,6 +33,16 @@ enum CurlTestServer {
                 let bytes = try context.parameters.require("bytes", as: Int.self)
                 return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(repeating: 0x61, count: bytes)))
             }
+            // Three pieces 300 ms apart, as a model streams its answer.
+            router.get("/slowpieces") { _, _ in
+                Response(status: .ok, headers: [.contentType: "text/event-stream"], body: ResponseBody { writer in
+                    for piece in ["one ", "two ", "three"] {
+                        try await writer.write(ByteBuffer(string: piece))
+                        try await Task.sleep(for: .milliseconds(300))
+                    }
+                    try await writer.finish(nil)
+                })
+            }
             // The same, chunked, so only the size received so far tells it is too large.
             router.get("/stream/{bytes}") { _, context in
                 let bytes = try context.parameters.require("bytes", as: Int.self)

@@ -4,31 +4,86 @@ import Logging
 import Metrics
 import Synchronization
 
-/// The model's words not yet shown, handed from the task reading the model to the one writing to Slack. Each new
-/// piece rings the doorbell (rings coalesce); closing it says the model is done.
+/// The model's words not yet shown, handed from the task reading the model to the one writing to Slack, which
+/// waits for the next words (or for the model to be done) without polling.
 final class PendingText: Sendable {
-    private let text = Mutex("")
-    private let doorbell: AsyncStream<Void>.Continuation
-    let rings: AsyncStream<Void>
-
-    init() {
-        (rings, doorbell) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+    private struct Waiter {
+        var id: UInt64
+        var wakesOnText: Bool
+        var continuation: CheckedContinuation<Void, Never>
     }
+
+    private struct State {
+        var text = ""
+        var closed = false
+        var waiter: Waiter?
+        var nextID: UInt64 = 0
+    }
+
+    private let state = Mutex(State())
 
     func append(_ piece: String) {
-        text.withLock { $0 += piece }
-        doorbell.yield()
+        let waiter = state.withLock { state -> Waiter? in
+            state.text += piece
+            guard state.waiter?.wakesOnText == true else { return nil }
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.continuation.resume()
     }
+
+    /// The model is done: no more words will come.
+    func close() {
+        let waiter = state.withLock { state -> Waiter? in
+            state.closed = true
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.continuation.resume()
+    }
+
+    var isClosed: Bool { state.withLock { $0.closed } }
 
     /// Everything appended since the last call.
     func take() -> String {
-        text.withLock { text in
-            defer { text = "" }
-            return text
+        state.withLock { state in
+            defer { state.text = "" }
+            return state.text
         }
     }
 
-    func close() { doorbell.finish() }
+    /// Waits until there are words to show (`wakesOnText`) or the model is done, or until `deadline` has come.
+    /// One waiter at a time (the writing task).
+    func wait(wakesOnText: Bool, until deadline: ContinuousClock.Instant? = nil) async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let id = state.withLock { state -> UInt64? in
+                    if state.closed || (wakesOnText && !state.text.isEmpty) { return nil }
+                    state.nextID += 1
+                    state.waiter = Waiter(id: state.nextID, wakesOnText: wakesOnText, continuation: continuation)
+                    return state.nextID
+                }
+                guard let id else { return continuation.resume() }
+                if let deadline {
+                    Task {
+                        try? await Task.sleep(until: deadline)
+                        self.wake(id)
+                    }
+                }
+            }
+        } onCancel: {
+            close()
+        }
+    }
+
+    private func wake(_ id: UInt64) {
+        let waiter = state.withLock { state -> Waiter? in
+            guard state.waiter?.id == id else { return nil }
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.continuation.resume()
+    }
 }
 
 /// Slack refused the answer's first message for good (`ok:false`, a 4xx): nothing was shown and nothing will be.
@@ -103,11 +158,16 @@ final class LiveReply: @unchecked Sendable {
     /// - Throws: `ReplyRefused` when Slack refused the first message; `CancellationError`.
     func publish(_ pending: PendingText) async throws {
         var lastSent: ContinuousClock.Instant?
-        for await _ in pending.rings {
+        while true {
+            await pending.wait(wakesOnText: true)
             if let lastSent {
-                // Throttled: rings during the wait coalesce, and what they brought goes in one call.
-                try await Task.sleep(until: lastSent + (mode == .stream ? Self.streamInterval : Self.updateInterval))
+                // Throttled: what arrives meanwhile goes in one call. The model finishing ends the wait early.
+                await pending.wait(wakesOnText: false, until: lastSent + (mode == .stream ? Self.streamInterval : Self.updateInterval))
             }
+            try Task.checkCancellation()
+            // Done: whatever is left goes with the final call (`finish`) at once. A model that answered in one go
+            // before anything was shown is posted whole (one call instead of a stream's two).
+            if pending.isClosed { break }
             written += pending.take()
             guard failure == nil, written != lastShown else { continue }
             try await show()

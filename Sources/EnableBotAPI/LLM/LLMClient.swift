@@ -90,7 +90,7 @@ public protocol LLMClient: Sendable {
     func complete(_ request: LLMRequest) async throws -> LLMCompletion
 
     /// The model's answer, handed to `onText` piece by piece as the model writes it (the pieces joined are the
-    /// returned text). A model that does not stream hands over its whole answer at once.
+    /// returned text). A server that does not stream calls `onText` not at all: its answer is only returned.
     /// - Throws: as `complete`; `LLMError.interrupted` when the answer broke off after a piece was handed over.
     func stream(_ request: LLMRequest, onText: @escaping @Sendable (String) -> Void) async throws -> LLMCompletion
 }

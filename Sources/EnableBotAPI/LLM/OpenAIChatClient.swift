@@ -92,9 +92,7 @@ public struct OpenAIChatClient: LLMClient {
             guard isEventStream else {
                 var body: [UInt8] = []
                 for try await piece in response.body { body += piece }
-                let completion = try Self.decodeWhole(body)
-                onText(completion.text)
-                return .answered(completion)
+                return .answered(try Self.decodeWhole(body))  // nothing to show early: the answer comes whole
             }
             return .answered(try await Self.readEvents(response.body, onText: onText))
         }
