@@ -46,6 +46,7 @@ public final class FakeLLM: Sendable {
         /// What each answer reports in `usage`; nil: no `usage` object.
         var usage: (prompt: Int, completion: Int)? = FakeLLM.defaultUsage
         var streams = true
+        var streamsWriting = 0
     }
 
     /// Every answer reports this `usage` unless told otherwise (`reportUsage`).
@@ -82,7 +83,7 @@ public final class FakeLLM: Sendable {
                     let words = text.split(separator: " ", omittingEmptySubsequences: false)
                     let half = (words.count + 1) / 2
                     let pieces = [words[..<half].joined(separator: " "), words.count > half ? " " + words[half...].joined(separator: " ") : ""]
-                    return Self.events(pieces.filter { !$0.isEmpty }, every: .zero, cut: false, hangAfter: false, usage: usage)
+                    return Self.events(pieces.filter { !$0.isEmpty }, every: .zero, cut: false, hangAfter: false, usage: usage, state: state)
                 }
                 defer { state.withLockedValue { $0.inFlight -= 1 } }
                 let echo = "Echo: " + (call.messages.last { $0.role == "user" }?.content ?? "")
@@ -98,7 +99,7 @@ public final class FakeLLM: Sendable {
                     return Response(status: .gatewayTimeout)
                 case .streamed(let pieces, let every, let cut, let hangAfter):
                     guard streams else { return completion(pieces.joined()) }
-                    return Self.events(pieces, every: every, cut: cut, hangAfter: hangAfter, usage: usage)
+                    return Self.events(pieces, every: every, cut: cut, hangAfter: hangAfter, usage: usage, state: state)
                 }
             }
         }
@@ -131,6 +132,8 @@ public final class FakeLLM: Sendable {
 
     public var calls: [Call] { state.withLockedValue { $0.calls } }
     public var inFlight: Int { state.withLockedValue { $0.inFlight } }
+    /// Streamed answers still being written (their last event not sent yet).
+    public var streamsWriting: Int { state.withLockedValue { $0.streamsWriting } }
     public var maxInFlight: Int { state.withLockedValue { $0.maxInFlight } }
 
     @discardableResult
@@ -162,7 +165,8 @@ public final class FakeLLM: Sendable {
 
     /// A `text/event-stream` response written piece by piece, as OpenAI's servers stream.
     private static func events(
-        _ pieces: [String], every: Duration, cut: Bool, hangAfter: Bool, usage: (prompt: Int, completion: Int)?
+        _ pieces: [String], every: Duration, cut: Bool, hangAfter: Bool, usage: (prompt: Int, completion: Int)?,
+        state: NIOLockedValueBox<State>
     ) -> Response {
         @Sendable func event(_ object: [String: Any]) -> ByteBuffer {
             let data = (try? JSONSerialization.data(withJSONObject: object)) ?? Data()
@@ -174,6 +178,8 @@ public final class FakeLLM: Sendable {
             return event(["id": "chatcmpl-fake", "object": "chat.completion.chunk", "choices": [choice]])
         }
         let body = ResponseBody { writer in
+            state.withLockedValue { $0.streamsWriting += 1 }
+            defer { state.withLockedValue { $0.streamsWriting -= 1 } }
             try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
             try await writer.write(chunk(["role": "assistant", "content": ""]))
             for piece in pieces {
