@@ -109,6 +109,25 @@ struct StreamingTests {
         }
     }
 
+    @Test("Slack's 429 on an append waits Retry-After while the words keep gathering; nothing is lost or repeated")
+    func appendRateLimited() async throws {
+        try await withAPIHarness(.sqlite, configure: Self.streaming) { harness in
+            harness.slack.script("chat.appendStream", .rateLimited(retryAfter: 1))
+            harness.llm.script(.streamed(["one", " two", " three", " four", " five", " six"], every: .milliseconds(250)))
+            try await harness.run { client in
+                _ = try await client.postEvent(SlackRequests.mention(eventID: "Ev429", ts: "1800000000.000500"))
+                let stopped = try #require(await harness.slack.waitForCalls("chat.stopStream").first)
+                // The first append was refused with 429 and sent again, the same words, after Retry-After.
+                let appends = harness.slack.calls("chat.appendStream")
+                #expect(appends.count >= 2 && appends[0].fields["markdown_text"] == appends[1].fields["markdown_text"])
+                let start = harness.slack.calls("chat.startStream").first?.fields["markdown_text"] ?? ""
+                let text = start + (appends.dropFirst() + [stopped]).compactMap { $0.fields["markdown_text"] }.joined()
+                #expect(text == "one two three four five six")
+                #expect(harness.slack.calls("chat.startStream").count == 1)
+            }
+        }
+    }
+
     @Test("a model that ignores stream:true still answers: its whole answer is posted at once, nothing streamed")
     func modelWithoutStreaming() async throws {
         try await withAPIHarness(.sqlite, configure: Self.streaming) { harness in
@@ -202,6 +221,21 @@ struct StreamingTests {
         #expect(parser.feed(Array(": keep-alive\n\ndata: {\"a\":1}\n\nda".utf8)) == ["{\"a\":1}"])
         #expect(parser.feed(Array("ta: x\r\nid: 7\r\ndata:y\r\n\r\ndata: [DONE]".utf8)) == ["x\ny"])
         #expect(parser.finish() == "[DONE]")
+    }
+
+    @Test("a streamed completion's events: content, finish reason, usage, an error; anything else is not an event")
+    func completionChunks() {
+        typealias Chunk = OpenAIChatClient.Chunk
+        #expect(Chunk.read(#"{"choices":[{"index":0,"delta":{"role":"assistant","content":"Hi \"you\""},"finish_reason":null}]}"#)
+            == Chunk(content: "Hi \"you\""))
+        #expect(Chunk.read(#"{"choices":[{"delta":{},"finish_reason":"stop"}]}"#) == Chunk(finished: true))
+        #expect(Chunk.read(#"{"choices":[],"usage":{"prompt_tokens":12,"completion_tokens":3,"total_tokens":15}}"#)
+            == Chunk(usage: LLMUsage(promptTokens: 12, completionTokens: 3)))
+        #expect(Chunk.read(#"{"choices":[],"usage":{"prompt_tokens":-1,"completion_tokens":3}}"#) == Chunk())
+        #expect(Chunk.read(#"{"error":{"message":"overloaded"}}"#) == Chunk(failed: true))
+        #expect(Chunk.read(#"{"error":null,"choices":[{"delta":{"content":"x"}}]}"#) == Chunk(content: "x"))
+        #expect(Chunk.read("not json") == nil)
+        #expect(Chunk.read(#"{"choices":[{"delta":{"content":"x"}}]} trailing"#) == nil)
     }
 
     @Test("streamed Markdown is escaped piece by piece; a quote marker opening a line survives")

@@ -89,8 +89,9 @@ public protocol LLMClient: Sendable {
     /// The model's answer. Throws `LLMError` when there is none, `CancellationError` when the task was cancelled.
     func complete(_ request: LLMRequest) async throws -> LLMCompletion
 
-    /// The model's answer, handed to `onText` piece by piece as the model writes it (the pieces joined are the
-    /// returned text). A server that does not stream calls `onText` not at all: its answer is only returned.
+    /// The model's answer, handed to `onText` piece by piece as the model writes it. The pieces joined start the
+    /// returned text: words that arrive together with the end, and the whole answer of a server that does not
+    /// stream, are only returned.
     /// - Throws: as `complete`; `LLMError.interrupted` when the answer broke off after a piece was handed over.
     func stream(_ request: LLMRequest, onText: @escaping @Sendable (String) -> Void) async throws -> LLMCompletion
 }

@@ -61,17 +61,68 @@ public struct OpenAIChatClient: LLMClient {
         var usage: Usage?
     }
 
-    /// One server-sent event of a streamed completion.
-    private struct Chunk: Decodable {
-        struct Choice: Decodable {
-            struct Delta: Decodable { var content: String? }
-            var delta: Delta?
-            var finish_reason: String?
+    /// What one server-sent event of a streamed completion says (`choices[0].delta.content`, a finish reason,
+    /// `usage`, `error`), read with `JSONByteReader`: a long answer is a few hundred events, and `JSONDecoder` per
+    /// event cost more CPU than everything else an answer does.
+    struct Chunk: Equatable {
+        var content: String?
+        var finished = false
+        var usage: LLMUsage?
+        var failed = false
+
+        /// nil when `data` is not a JSON object.
+        static func read(_ data: String) -> Chunk? {
+            var chunk = Chunk()
+            var promptTokens: Int64?
+            var completionTokens: Int64?
+            do {
+                try JSONByteReader.read(data) { reader in
+                    guard try reader.kind() == .object else { throw reader.malformed("not an object") }
+                    try reader.readObject { reader, key in
+                        switch key {
+                        case "choices":
+                            guard try reader.kind() == .array else { return try reader.skipValue() }
+                            try reader.readArray { reader in
+                                guard try reader.kind() == .object else { return try reader.skipValue() }
+                                try reader.readObject { reader, key in
+                                    switch key {
+                                    case "delta":
+                                        guard try reader.kind() == .object else { return try reader.skipValue() }
+                                        try reader.readObject { reader, key in
+                                            if key == "content", let text = try reader.readStringIfPresent() {
+                                                chunk.content = (chunk.content ?? "") + text
+                                            } else {
+                                                try reader.skipValue()
+                                            }
+                                        }
+                                    case "finish_reason":
+                                        if try reader.readStringIfPresent() != nil { chunk.finished = true }
+                                    default: try reader.skipValue()
+                                    }
+                                }
+                            }
+                        case "usage":
+                            guard try reader.kind() == .object else { return try reader.skipValue() }
+                            try reader.readObject { reader, key in
+                                switch key {
+                                case "prompt_tokens": promptTokens = try reader.readIntegerIfPresent()
+                                case "completion_tokens": completionTokens = try reader.readIntegerIfPresent()
+                                default: try reader.skipValue()
+                                }
+                            }
+                        case "error":
+                            chunk.failed = !reader.readNull()
+                            if chunk.failed { try reader.skipValue() }
+                        default: try reader.skipValue()
+                        }
+                    }
+                }
+            } catch {
+                return nil
+            }
+            chunk.usage = Usage(prompt_tokens: promptTokens, completion_tokens: completionTokens).counted
+            return chunk
         }
-        struct Failure: Decodable { var message: String? }
-        var choices: [Choice]?
-        var usage: Usage?
-        var error: Failure?
     }
 
     public func complete(_ request: LLMRequest) async throws -> LLMCompletion {
@@ -174,22 +225,27 @@ public struct OpenAIChatClient: LLMClient {
         }
         do {
             reading: for try await piece in body {
+                // One hand-over per network read, not per event; words that arrive together with the end are only
+                // returned (a caller that has shown nothing yet posts the whole answer in one go).
+                var arrived = ""
                 for data in parser.feed(piece) {
                     if data == "[DONE]" {
                         finished = true
-                        break reading
+                        parser.sawDone = true
+                        break
                     }
-                    guard let chunk = try? JSONDecoder().decode(Chunk.self, from: Data(data.utf8)) else { continue }
-                    if chunk.error != nil { throw brokeOff("the server sent an error event") }
-                    if let counted = chunk.usage?.counted { usage = counted }
-                    for choice in chunk.choices ?? [] {
-                        if let content = choice.delta?.content, !content.isEmpty {
-                            text += content
-                            onText(content)
-                        }
-                        if choice.finish_reason != nil { finished = true }
+                    guard let chunk = Chunk.read(data) else { continue }
+                    if chunk.failed {
+                        if !arrived.isEmpty { onText(arrived) }
+                        throw brokeOff("the server sent an error event")
                     }
+                    if let counted = chunk.usage { usage = counted }
+                    if let content = chunk.content { arrived += content }
+                    if chunk.finished { finished = true }
                 }
+                text += arrived
+                if !finished, !arrived.isEmpty { onText(arrived) }
+                if finished, parser.sawDone { break reading }
             }
         } catch let error as HTTPClientError {
             if error == .cancelled || Task.isCancelled { throw CancellationError() }
@@ -209,33 +265,44 @@ public struct OpenAIChatClient: LLMClient {
 /// Splits a `text/event-stream` body into the data of its events (the `data:` lines of each, joined by newlines).
 /// Comments (`:` lines, keep-alives) and other fields are skipped.
 struct ServerSentEvents {
-    private var line: [UInt8] = []
+    /// Set by the reader when an event's data was `[DONE]`.
+    var sawDone = false
+    private var partial: [UInt8] = []
     private var data: [String] = []
 
     mutating func feed(_ bytes: [UInt8]) -> [String] {
         var events: [String] = []
-        for byte in bytes {
-            guard byte == UInt8(ascii: "\n") else {
-                line.append(byte)
-                continue
+        var start = bytes.startIndex
+        while let newline = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) {
+            if partial.isEmpty {
+                line(bytes[start..<newline], into: &events)
+            } else {
+                partial += bytes[start..<newline]
+                line(partial[...], into: &events)
+                partial.removeAll(keepingCapacity: true)
             }
-            if line.last == UInt8(ascii: "\r") { line.removeLast() }
-            if line.isEmpty {
-                if !data.isEmpty { events.append(data.joined(separator: "\n")) }
-                data.removeAll()
-            } else if line.starts(with: Array("data:".utf8)) {
-                var value = line.dropFirst(5)
-                if value.first == UInt8(ascii: " ") { value = value.dropFirst() }
-                data.append(String(decoding: value, as: UTF8.self))
-            }
-            line.removeAll(keepingCapacity: true)
+            start = newline + 1
         }
+        partial += bytes[start...]
         return events
+    }
+
+    private mutating func line(_ raw: ArraySlice<UInt8>, into events: inout [String]) {
+        var line = raw
+        if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
+        if line.isEmpty {
+            if !data.isEmpty { events.append(data.count == 1 ? data[0] : data.joined(separator: "\n")) }
+            data.removeAll(keepingCapacity: true)
+        } else if line.starts(with: "data:".utf8) {
+            var value = line.dropFirst(5)
+            if value.first == UInt8(ascii: " ") { value = value.dropFirst() }
+            data.append(String(decoding: value, as: UTF8.self))
+        }
     }
 
     /// The data of an event the body ended in without its closing blank line.
     mutating func finish() -> String? {
-        if !line.isEmpty { _ = feed([UInt8(ascii: "\n")]) }
+        if !partial.isEmpty { _ = feed([UInt8(ascii: "\n")]) }
         defer { data.removeAll() }
         return data.isEmpty ? nil : data.joined(separator: "\n")
     }

@@ -5,13 +5,13 @@
 /// values the caller asks for and skips the rest, still checking that every skipped value is well-formed JSON.
 /// The caller guarantees the bytes are valid UTF-8 (they come from a `String`), so string contents are only
 /// checked for JSON's own rules (no raw control characters, valid escapes).
-struct JSONByteReader {
-    enum Kind { case object, array, string, number, bool, null }
+package struct JSONByteReader {
+    package enum Kind { case object, array, string, number, bool, null }
 
-    struct Malformed: Error, CustomStringConvertible {
+    package struct Malformed: Error, CustomStringConvertible {
         let reason: String
         let offset: Int
-        var description: String { "malformed JSON at byte \(offset): \(reason)" }
+        package var description: String { "malformed JSON at byte \(offset): \(reason)" }
     }
 
     /// Deeper nesting is refused rather than recursed into, so hostile input cannot exhaust the stack.
@@ -21,12 +21,12 @@ struct JSONByteReader {
     private var position = 0
     private var depth = 0
 
-    init(_ bytes: UnsafeBufferPointer<UInt8>) {
+    package init(_ bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes
     }
 
     /// Reads the whole document with `body` (which must consume exactly one value) and checks nothing follows it.
-    static func read<T>(_ text: String, _ body: (inout JSONByteReader) throws -> T) throws -> T {
+    package static func read<T>(_ text: String, _ body: (inout JSONByteReader) throws -> T) throws -> T {
         var text = text
         return try text.withUTF8 { buffer in
             var reader = JSONByteReader(buffer)
@@ -37,7 +37,7 @@ struct JSONByteReader {
         }
     }
 
-    mutating func kind() throws -> Kind {
+    package mutating func kind() throws -> Kind {
         skipWhitespace()
         guard position < bytes.count else { throw malformed("unexpected end of input") }
         switch bytes[position] {
@@ -52,7 +52,7 @@ struct JSONByteReader {
     }
 
     /// Calls `member` with each key of an object; `member` must read or skip that key's value.
-    mutating func readObject(_ member: (inout JSONByteReader, String) throws -> Void) throws {
+    package mutating func readObject(_ member: (inout JSONByteReader, String) throws -> Void) throws {
         try enter(UInt8(ascii: "{"))
         if consume(UInt8(ascii: "}")) { depth -= 1; return }
         repeat {
@@ -68,7 +68,7 @@ struct JSONByteReader {
     }
 
     /// Calls `element` for each element of an array; `element` must read or skip it.
-    mutating func readArray(_ element: (inout JSONByteReader) throws -> Void) throws {
+    package mutating func readArray(_ element: (inout JSONByteReader) throws -> Void) throws {
         try enter(UInt8(ascii: "["))
         if consume(UInt8(ascii: "]")) { depth -= 1; return }
         repeat {
@@ -79,7 +79,7 @@ struct JSONByteReader {
         depth -= 1
     }
 
-    mutating func readString() throws -> String {
+    package mutating func readString() throws -> String {
         skipWhitespace()
         guard consume(UInt8(ascii: "\"")) else { throw malformed("expected a string") }
         let start = position
@@ -108,7 +108,7 @@ struct JSONByteReader {
         throw malformed("unterminated string")
     }
 
-    mutating func readBool() throws -> Bool {
+    package mutating func readBool() throws -> Bool {
         skipWhitespace()
         if consume(literal: "true") { return true }
         if consume(literal: "false") { return false }
@@ -116,7 +116,7 @@ struct JSONByteReader {
     }
 
     /// An integral number that fits in Int64, or nil for any other (valid) number.
-    mutating func readInteger() throws -> Int64? {
+    package mutating func readInteger() throws -> Int64? {
         skipWhitespace()
         let start = position
         let isIntegral = try scanNumber()
@@ -125,13 +125,13 @@ struct JSONByteReader {
     }
 
     /// Consumes `null` if it is next.
-    mutating func readNull() -> Bool {
+    package mutating func readNull() -> Bool {
         skipWhitespace()
         return consume(literal: "null")
     }
 
     /// Consumes the next value, whatever it is, checking that it is well-formed.
-    mutating func skipValue() throws {
+    package mutating func skipValue() throws {
         switch try kind() {
         case .object: try readObject { reader, _ in try reader.skipValue() }
         case .array: try readArray { reader in try reader.skipValue() }
@@ -143,25 +143,25 @@ struct JSONByteReader {
     }
 
     /// The string if the next value is one; otherwise the value is skipped and the answer is nil.
-    mutating func readStringIfPresent() throws -> String? {
+    package mutating func readStringIfPresent() throws -> String? {
         if try kind() == .string { return try readString() }
         try skipValue()
         return nil
     }
 
-    mutating func readBoolIfPresent() throws -> Bool? {
+    package mutating func readBoolIfPresent() throws -> Bool? {
         if try kind() == .bool { return try readBool() }
         try skipValue()
         return nil
     }
 
-    mutating func readIntegerIfPresent() throws -> Int64? {
+    package mutating func readIntegerIfPresent() throws -> Int64? {
         if try kind() == .number { return try readInteger() }
         try skipValue()
         return nil
     }
 
-    func malformed(_ reason: String) -> Malformed {
+    package func malformed(_ reason: String) -> Malformed {
         Malformed(reason: reason, offset: position)
     }
 
