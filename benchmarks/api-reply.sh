@@ -13,7 +13,9 @@
 #    event's ts), model answering after 1 s: ack p50/p99 and event->reply p50/p99 from the due time to the fake's
 #    receipt of the chat.postMessage, lost (acknowledged, no reply once no reply came for 10 s) and duplicated
 #    (> 1 chat.postMessage for one event) replies; RSS of the API process, peak sampled every 0.2 s per rate.
-# 2. Saturation with a 0 ms model: N events pushed as fast as the server takes them (64 connections); ack rate,
+# 2. Saturation with a 0 ms model answering whole (JSON: a server that does not stream, as Bolt's app asks it), and
+#    (2b) with one streaming every delta at once (server-sent events, what LLM_STREAMING=true asks for):
+#    N events pushed as fast as the server takes them (64 connections); ack rate,
 #    answered/s (N / from the first due time to the last reply) and the API process's CPU time per answered event
 #    (sum of /proc/PID/task/*/schedstat, which unlike /proc/PID/stat is exact in this VM; it covers acking too).
 # 3. Acknowledgements while answering: a background open-loop load at half the capacity measured in 2, and wrk
@@ -72,29 +74,35 @@ done
 hwm=$(awk '/VmHWM/ {print $2}' /proc/$api_pid/status)
 stop_api
 
-# Phase 2: answered events/s at saturation with a 0 ms model.
-start_upstream --delay 0
+# Phase 2: answered events/s at saturation with a 0 ms model. First a model that answers whole (JSON, as Bolt's app
+# asks it), then (2b, after phase 3) one that streams every delta at once (server-sent events, as the default
+# LLM_STREAMING=true asks): what streaming costs per answer.
+saturate() { # row label -> $sat_row, $capacity, $file (the events, all answered)
+    warm=$(requests "SatWarm$2" 2000)
+    load "$warm" 1000000 1 64 "$work/satwarm$2.rec" >/dev/null
+    wait_replies "$work/satwarm$2.rec" >/dev/null
+    file=$(requests "Sat$2" "$sat_count")
+    cpu0=$(cpu_ns "$api_pid"); ticks0=$(stat_ticks "$api_pid"); ucpu0=$(cpu_ns "$upstream_pid")
+    ack=$(load "$file" 1000000 1 64 "$work/sat$2.rec")
+    waited=$(wait_replies "$work/sat$2.rec" 10)
+    cpu1=$(cpu_ns "$api_pid"); ticks1=$(stat_ticks "$api_pid"); ucpu1=$(cpu_ns "$upstream_pid")
+    r=$(report "$work/sat$2.rec")
+    echo "  saturation ($1): $ack"
+    echo "  saturation ($1): $r"
+    answered=$(field "$r" replied)
+    capacity=$(field "$r" answered_rps)
+    cpu_us=$(awk -v a="$cpu0" -v b="$cpu1" -v n="$answered" 'BEGIN { printf "%.0f", (b - a) / 1000 / n }')
+    stat_us=$(awk -v a="$ticks0" -v b="$ticks1" -v n="$answered" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", (b - a) * 1e6 / hz / n }')
+    ucpu_us=$(awk -v a="$ucpu0" -v b="$ucpu1" -v n="$answered" 'BEGIN { printf "%.0f", (b - a) / 1000 / n }')
+    echo "  saturation ($1): API CPU ${cpu_us} us per answered event (schedstat; /proc/PID/stat says ${stat_us} us)," \
+        "fake upstream ${ucpu_us} us per event"
+    sat_row=$(printf '%-34s %8s %12s %12s %8s %6s %6s' "$sat_count events, $1" "$(field "$ack" rps)" \
+        "$capacity" "$cpu_us" "$(field "$r" answered_s)" "$(field "$r" lost)" "$(field "$r" duplicated)")
+}
+start_upstream --delay 0 --whole
 start_api sat
-warm=$(requests SatWarm 2000)
-load "$warm" 1000000 1 64 "$work/satwarm.rec" >/dev/null
-wait_replies "$work/satwarm.rec" >/dev/null
-file=$(requests Sat "$sat_count")
-cpu0=$(cpu_ns "$api_pid"); ticks0=$(stat_ticks "$api_pid"); ucpu0=$(cpu_ns "$upstream_pid")
-ack=$(load "$file" 1000000 1 64 "$work/sat.rec")
-waited=$(wait_replies "$work/sat.rec" 10)
-cpu1=$(cpu_ns "$api_pid"); ticks1=$(stat_ticks "$api_pid"); ucpu1=$(cpu_ns "$upstream_pid")
-r=$(report "$work/sat.rec")
-echo "  saturation: $ack"
-echo "  saturation: $r"
-answered=$(field "$r" replied)
-capacity=$(field "$r" answered_rps)
-cpu_us=$(awk -v a="$cpu0" -v b="$cpu1" -v n="$answered" 'BEGIN { printf "%.0f", (b - a) / 1000 / n }')
-stat_us=$(awk -v a="$ticks0" -v b="$ticks1" -v n="$answered" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", (b - a) * 1e6 / hz / n }')
-ucpu_us=$(awk -v a="$ucpu0" -v b="$ucpu1" -v n="$answered" 'BEGIN { printf "%.0f", (b - a) / 1000 / n }')
-echo "  saturation: API CPU ${cpu_us} us per answered event (schedstat; /proc/PID/stat says ${stat_us} us)," \
-    "fake upstream ${ucpu_us} us per event"
-sat_row=$(printf '%-26s %8s %12s %12s %8s %6s %6s' "$sat_count events, 0 ms model" "$(field "$ack" rps)" \
-    "$capacity" "$cpu_us" "$(field "$r" answered_s)" "$(field "$r" lost)" "$(field "$r" duplicated)")
+saturate "0 ms model, whole" Whole
+sat_rows=("$sat_row")
 
 # Phase 3: acknowledgements while the same instance answers at half the capacity measured above.
 half=$(( capacity / 2 ))
@@ -131,6 +139,14 @@ half_rows=("$(printf '%-44s %10s %9s %9s %12s' "/bench/bare, 64 conns, answering
     "$(awk -v u="$(field "$events" p99_us)" 'BEGIN { printf "%.2f", u / 1000 }')" "$(rate_in "$n2" "$n3" "$t2" "$t3")")")
 stop_api
 
+# Phase 2b: the same saturation with the model streaming (every delta at once), against a fresh instance.
+kill "$upstream_pid"; wait "$upstream_pid" 2>/dev/null || true
+start_upstream --delay 0
+start_api satstream
+saturate "0 ms model, streamed" Streamed
+sat_rows+=("$sat_row")
+stop_api
+
 # Phase 5 (optional): Bolt for Python, the same saturation run.
 bolt_row=""
 if [[ -n ${BENCH_BOLT:-} ]]; then
@@ -153,7 +169,7 @@ if [[ -n ${BENCH_BOLT:-} ]]; then
     echo "  bolt: $ack"
     echo "  bolt: $r"
     bcpu_us=$(awk -v a="$bcpu0" -v b="$bcpu1" -v n="$(field "$r" replied)" 'BEGIN { printf "%.0f", (b - a) / 1000 / n }')
-    bolt_row=$(printf '%-26s %8s %12s %12s %8s %6s %6s' "Bolt for Python (uvicorn)" "$(field "$ack" rps)" \
+    bolt_row=$(printf '%-34s %8s %12s %12s %8s %6s %6s' "Bolt for Python (uvicorn)" "$(field "$ack" rps)" \
         "$(field "$r" answered_rps)" "$bcpu_us" "$(field "$r" answered_s)" "$(field "$r" lost)" "$(field "$r" duplicated)")
 fi
 
@@ -165,8 +181,8 @@ printf '%s\n' "${rows[@]}"
 echo "$target_300"
 echo "API process VmHWM after phase 1: $((hwm / 1024)) MB"
 echo
-printf '%-26s %8s %12s %12s %8s %6s %6s\n' "saturation" "acks/s" "answered/s" "CPU us/event" "span s" "lost" "dup"
-echo "$sat_row"
+printf '%-34s %8s %12s %12s %8s %6s %6s\n' "saturation" "acks/s" "answered/s" "CPU us/event" "span s" "lost" "dup"
+printf '%s\n' "${sat_rows[@]}"
 [[ -n $bolt_row ]] && echo "$bolt_row"
 [[ -z ${BENCH_BOLT:-} ]] && echo "(Bolt for Python not run; BENCH_BOLT=1 runs it)"
 echo

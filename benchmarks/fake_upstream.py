@@ -179,7 +179,7 @@ async def handle(reader, writer, args):
                 stats["max_in_flight"] = max(stats["max_in_flight"], stats["in_flight"])
                 try:
                     streamed = parse_body(body).get("stream") is True
-                    if args.last_token is None and streamed:  # every delta at once after --delay
+                    if args.last_token is None and streamed and not args.whole:  # every delta at once after --delay
                         await stream_completion(writer, received, args.delay, args.delay)
                     elif args.last_token is None:
                         await asyncio.sleep(args.delay)
@@ -224,6 +224,8 @@ async def main():
     parser.add_argument("--first-token", type=float, default=300.0, help="ms to the first delta (with --last-token)")
     parser.add_argument("--last-token", type=float, default=None, help="ms to the last delta: a streaming model")
     parser.add_argument("--stream-error", default=None, help="chat.startStream answers ok:false with this error")
+    parser.add_argument("--whole", action="store_true", help="answer \"stream\": true with one JSON completion too "
+                        "(a server that does not stream; without --last-token)")
     args = parser.parse_args()
     if args.last_token is not None:
         args.first_token = min(args.first_token, args.last_token)

@@ -265,7 +265,7 @@ struct AnswerHandler: Sendable {
         guard let postedTS = try await live.finish(text: answer.text) else {
             // Nothing could be shown while the model wrote: the reply goes out as a whole, as without streaming.
             try await postAndFinish(job, stored: stored, question: question, text: answer.text, remember: answer.remember,
-                                    installation: installation, log: log)
+                                    installation: installation, log: log, token: token)
             return
         }
         Counter(label: "slack_replies_total").increment()
@@ -303,12 +303,13 @@ struct AnswerHandler: Sendable {
     /// Posts the reply (unless an earlier attempt did) and finishes the job in one commit: done, the message's `ts`,
     /// and the question and answer as two turns of the thread's memory.
     private func postAndFinish(
-        _ job: AnswerJob, stored: Job, question: String, text: String, remember: Bool, installation: Installation, log: Logger
+        _ job: AnswerJob, stored: Job, question: String, text: String, remember: Bool, installation: Installation, log: Logger,
+        token: String? = nil
     ) async throws {
         var postedTS = stored.postedTS
         if postedTS == nil {
             let parts = Self.messageParts(job, question: question, text: text)
-            guard let posted = try await post(job, parts: parts, log: log) else {
+            guard let posted = try await post(job, parts: parts, log: log, token: token) else {
                 try await stores.jobs.complete(stored)  // Slack refused it for good: logged and audited.
                 return
             }
@@ -389,8 +390,9 @@ struct AnswerHandler: Sendable {
     /// is dropped and the job finishes with the first part's ts, so no retry posts any part a second time. A reply
     /// is thus posted at most once per part, possibly cut short; progress per part is not stored. Parts go where
     /// the first one goes (`replyThreadTS`: the thread, or top level for a DM or a command), one after the other.
-    private func post(_ job: AnswerJob, parts: [String], log: Logger) async throws -> String?? {
-        guard let token = try await botToken(job, log: log) else { return nil }
+    private func post(_ job: AnswerJob, parts: [String], log: Logger, token known: String? = nil) async throws -> String?? {
+        // The streaming path fetched the token already (a database read and a decryption each time).
+        guard let token = try await (known != nil ? known : botToken(job, log: log)) else { return nil }
         let first: String?
         do {
             first = try await slack.postMessage(channel: job.channelID, text: parts[0], threadTS: job.replyThreadTS, token: token).ts
