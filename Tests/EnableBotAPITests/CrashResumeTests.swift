@@ -10,6 +10,45 @@ import TestSupport
 struct CrashResumeTests {
     static let secret = "crash-test-signing-secret"
 
+    /// A database with workspace T1 installed (as the web service would have stored it), and the environment that
+    /// runs `enablebot-api` on it against the fakes.
+    static func deployment(
+        _ kind: TestDatabaseKind, directory: String, slack: FakeSlack, llm: FakeLLM, extra: [String: String] = [:]
+    ) async throws -> (environment: [String: String], port: Int) {
+        let databaseURL = kind == .sqlite ? "sqlite:\(directory)/crash.sqlite" : try await PostgresTestServer.freshSchemaURL()
+        let key = EncryptionKey.generate(id: "crash1")
+        let database = try DatabaseFactory.open(url: databaseURL, poolSize: 2, logger: TestLog.logger)
+        let stores = Stores(database: database, cipher: try TokenCipher(keys: [key]))
+        try await Backends(database: database).prepare(keys: stores.keys, keyIDs: [key.id], logger: TestLog.logger)
+        try await stores.installations.save(
+            Installation(tenantID: "T1", teamID: "T1", enterpriseID: nil, teamName: "Team", botUserID: "UBOTT1",
+                         installedAt: Date(), updatedAt: Date()),
+            tokens: InstallationTokens(botToken: "xoxb-crash-test")
+        )
+        await database.shutdown()
+        let port = try FreePort.next()
+        let environment = [
+            "ENABLEBOT_DATA_DIR": directory, "API_PORT": "\(port)", "DATABASE_URL": databaseURL,
+            "ENCRYPTION_KEYS": "\(key.id):\(Data(key.bytes).base64EncodedString())", "SLACK_SIGNING_SECRET": Self.secret,
+            "SLACK_API_BASE_URL": slack.apiBaseURL, "LLM_BASE_URL": llm.baseURL, "LLM_API_KEY": "sk-crash",
+            "RATE_LIMIT_PER_TENANT": "100000/minute", "LOG_LEVEL": "warning",
+        ].merging(extra) { $1 }
+        return (environment, port)
+    }
+
+    /// Posts a signed mention to the process on `port`; returns the HTTP status.
+    static func postMention(eventID: String, ts: String, port: Int, http: any HTTPClient) async throws -> Int {
+        let body = SlackRequests.mention(eventID: eventID, ts: ts)
+        let timestamp = String(Int(Date().timeIntervalSince1970))
+        let headers: [(name: String, value: String)] = [
+            ("Content-Type", "application/json"), ("X-Slack-Request-Timestamp", timestamp),
+            ("X-Slack-Signature", SlackSignatureVerifier.sign(secret: Self.secret, timestamp: timestamp, body: body)),
+        ]
+        return try await http.send(HTTPClientRequest(
+            method: "POST", url: "http://127.0.0.1:\(port)/slack/events", headers: headers, body: body
+        )).status
+    }
+
     @Test("SIGKILL mid-burst, restart: every acknowledged event answered exactly once, resumed in seconds, not a minute",
           arguments: TestDatabaseKind.allCases)
     func killedMidBurst(kind: TestDatabaseKind) async throws {
@@ -21,37 +60,10 @@ struct CrashResumeTests {
             llm.always(.delay(.seconds(6)))
             let http = stack.http()
             let directory = TestPaths.temporaryDirectory()
-            let databaseURL = kind == .sqlite ? "sqlite:\(directory)/crash.sqlite" : try await PostgresTestServer.freshSchemaURL()
-            let key = EncryptionKey.generate(id: "crash1")
-
-            // The workspace, installed as the web service would have stored it.
-            let database = try DatabaseFactory.open(url: databaseURL, poolSize: 2, logger: TestLog.logger)
-            let stores = Stores(database: database, cipher: try TokenCipher(keys: [key]))
-            try await Backends(database: database).prepare(keys: stores.keys, keyIDs: [key.id], logger: TestLog.logger)
-            try await stores.installations.save(
-                Installation(tenantID: "T1", teamID: "T1", enterpriseID: nil, teamName: "Team", botUserID: "UBOTT1",
-                             installedAt: Date(), updatedAt: Date()),
-                tokens: InstallationTokens(botToken: "xoxb-crash-test")
-            )
-            await database.shutdown()
-
-            let port = try FreePort.next()
-            let environment = [
-                "ENABLEBOT_DATA_DIR": directory, "API_PORT": "\(port)", "DATABASE_URL": databaseURL,
-                "ENCRYPTION_KEYS": "\(key.id):\(Data(key.bytes).base64EncodedString())", "SLACK_SIGNING_SECRET": Self.secret,
-                "SLACK_API_BASE_URL": slack.apiBaseURL, "LLM_BASE_URL": llm.baseURL, "LLM_API_KEY": "sk-crash",
-                "RATE_LIMIT_PER_TENANT": "100000/minute", "LOG_LEVEL": "warning", "LLM_STREAMING": "false",
-            ]
+            let (environment, port) = try await Self.deployment(kind, directory: directory, slack: slack, llm: llm,
+                                                                extra: ["LLM_STREAMING": "false"])
             func post(_ index: Int) async throws -> Int {
-                let body = SlackRequests.mention(eventID: "EvCrash\(index)", ts: "1800000000.\(String(format: "%06d", index))")
-                let ts = String(Int(Date().timeIntervalSince1970))
-                let headers: [(name: String, value: String)] = [
-                    ("Content-Type", "application/json"), ("X-Slack-Request-Timestamp", ts),
-                    ("X-Slack-Signature", SlackSignatureVerifier.sign(secret: Self.secret, timestamp: ts, body: body)),
-                ]
-                return try await http.send(HTTPClientRequest(
-                    method: "POST", url: "http://127.0.0.1:\(port)/slack/events", headers: headers, body: body
-                )).status
+                try await Self.postMention(eventID: "EvCrash\(index)", ts: "1800000000.\(String(format: "%06d", index))", port: port, http: http)
             }
 
             let first = try ServiceProcess.start("enablebot-api", environment: environment, directory: directory)
@@ -101,36 +113,13 @@ struct CrashResumeTests {
             }
             let http = stack.http()
             let directory = TestPaths.temporaryDirectory()
-            let databaseURL = kind == .sqlite ? "sqlite:\(directory)/stream-crash.sqlite" : try await PostgresTestServer.freshSchemaURL()
-            let key = EncryptionKey.generate(id: "crash2")
-            let database = try DatabaseFactory.open(url: databaseURL, poolSize: 2, logger: TestLog.logger)
-            let stores = Stores(database: database, cipher: try TokenCipher(keys: [key]))
-            try await Backends(database: database).prepare(keys: stores.keys, keyIDs: [key.id], logger: TestLog.logger)
-            try await stores.installations.save(
-                Installation(tenantID: "T1", teamID: "T1", enterpriseID: nil, teamName: "Team", botUserID: "UBOTT1",
-                             installedAt: Date(), updatedAt: Date()),
-                tokens: InstallationTokens(botToken: "xoxb-crash-test")
-            )
-            await database.shutdown()
-
-            let port = try FreePort.next()
-            let environment = [
-                "ENABLEBOT_DATA_DIR": directory, "API_PORT": "\(port)", "DATABASE_URL": databaseURL,
-                "ENCRYPTION_KEYS": "\(key.id):\(Data(key.bytes).base64EncodedString())", "SLACK_SIGNING_SECRET": Self.secret,
-                "SLACK_API_BASE_URL": slack.apiBaseURL, "LLM_BASE_URL": llm.baseURL, "LLM_API_KEY": "sk-crash", "LOG_LEVEL": "warning",
-            ]
+            let (environment, port) = try await Self.deployment(kind, directory: directory, slack: slack, llm: llm)
             let first = try ServiceProcess.start("enablebot-api", environment: environment, directory: directory)
             stack.onExit { first.kill() }
             _ = try await first.waitForHealth(port: port, http: http)
             for index in 0..<count {
-                let body = SlackRequests.mention(eventID: "EvStreamCrash\(index)", ts: "1800000001.\(String(format: "%06d", index))")
-                let ts = String(Int(Date().timeIntervalSince1970))
-                let status = try await http.send(HTTPClientRequest(
-                    method: "POST", url: "http://127.0.0.1:\(port)/slack/events",
-                    headers: [("Content-Type", "application/json"), ("X-Slack-Request-Timestamp", ts),
-                              ("X-Slack-Signature", SlackSignatureVerifier.sign(secret: Self.secret, timestamp: ts, body: body))],
-                    body: body
-                )).status
+                let status = try await Self.postMention(
+                    eventID: "EvStreamCrash\(index)", ts: "1800000001.\(String(format: "%06d", index))", port: port, http: http)
                 #expect(status == 200)
             }
             let started = await slack.waitForCalls("chat.startStream", count: count, timeout: .seconds(20))

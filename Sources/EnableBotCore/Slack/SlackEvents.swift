@@ -145,22 +145,10 @@ public struct SlackEvent: Sendable, Equatable {
         /// The DM channel the thread lives in.
         public var channelID: String?
         public var threadTS: String?
-        public var context: Context?
-
         /// Where the user is in Slack while the assistant container is open; absent when Slack sends none.
-        public struct Context: Sendable, Equatable {
-            public var channelID: String?
-            public var teamID: String?
-            public var enterpriseID: String?
+        public var context: AssistantThreadContext?
 
-            public init(channelID: String? = nil, teamID: String? = nil, enterpriseID: String? = nil) {
-                self.channelID = channelID
-                self.teamID = teamID
-                self.enterpriseID = enterpriseID
-            }
-        }
-
-        public init(userID: String? = nil, channelID: String? = nil, threadTS: String? = nil, context: Context? = nil) {
+        public init(userID: String? = nil, channelID: String? = nil, threadTS: String? = nil, context: AssistantThreadContext? = nil) {
             self.userID = userID
             self.channelID = channelID
             self.threadTS = threadTS
@@ -237,7 +225,7 @@ extension SlackEvent.AssistantThread {
             case "user_id": thread.userID = try reader.readStringIfPresent()
             case "channel_id": thread.channelID = try reader.readStringIfPresent()
             case "thread_ts": thread.threadTS = try reader.readStringIfPresent()
-            case "context": thread.context = try Context.read(&reader)
+            case "context": thread.context = try AssistantThreadContext.read(&reader)
             default: try reader.skipValue()
             }
         }
@@ -245,7 +233,7 @@ extension SlackEvent.AssistantThread {
     }
 }
 
-extension SlackEvent.AssistantThread.Context {
+extension AssistantThreadContext {
     static func read(_ reader: inout JSONByteReader) throws -> Self? {
         guard try reader.kind() == .object else {
             try reader.skipValue()
