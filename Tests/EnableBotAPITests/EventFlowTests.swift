@@ -80,7 +80,8 @@ struct EventFlowTests {
 
     @Test("a restart between acknowledgement and processing still gives exactly one reply", arguments: TestDatabaseKind.allCases)
     func restart(kind: TestDatabaseKind) async throws {
-        try await withAPIHarness(kind) { harness in
+        // The model hangs until the process stops: a timeout on a loaded machine must not answer it first.
+        try await withAPIHarness(kind, configure: { $0.llmTimeoutSeconds = 120 }) { harness in
             // First process: the model hangs, so the job is in flight when the process stops.
             harness.llm.script(.hang)
             try await harness.run { client in
