@@ -105,7 +105,7 @@ import TestSupport
             let restore = Process()
             restore.executableURL = URL(fileURLWithPath: bin + "/pg_restore")
             restore.arguments = ["--no-owner", "--exit-on-error", "--dbname", freshBase, dump]
-            try restore.run()
+            try restore.runSerialized()
             restore.waitUntilExit()
             #expect(restore.terminationStatus == 0)
 

@@ -65,7 +65,7 @@ final class NginxFront: @unchecked Sendable {
         process.arguments = ["-p", directory + "/", "-e", "stderr", "-c", config]
         process.standardOutput = log
         process.standardError = log
-        try process.run()
+        try process.runSerialized()
         let front = NginxFront(port: port, directory: directory, process: process)
         stack.onExit { await front.stop() }
 
@@ -123,7 +123,7 @@ final class NginxFront: @unchecked Sendable {
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
-        try process.run()
+        try process.runSerialized()
         let output = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {

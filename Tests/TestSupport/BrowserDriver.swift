@@ -32,7 +32,7 @@ public enum BrowserDriver {
         process.standardOutput = handle
         let status: Int32 = try await withCheckedThrowingContinuation { continuation in
             process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-            do { try process.run() } catch {
+            do { try process.runSerialized() } catch {
                 process.terminationHandler = nil
                 continuation.resume(throwing: error)
             }

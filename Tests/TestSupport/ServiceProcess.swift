@@ -20,7 +20,7 @@ public final class ServiceProcess: @unchecked Sendable {
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
         process.standardOutput = log
         process.standardError = log
-        try process.run()
+        try process.runSerialized()
         return ServiceProcess(process: process, logPath: logPath)
     }
 

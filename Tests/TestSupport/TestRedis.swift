@@ -63,7 +63,7 @@ public final class DedicatedRedis: @unchecked Sendable {
         server.arguments = arguments
         server.standardOutput = FileHandle.nullDevice
         server.standardError = FileHandle.nullDevice
-        try server.run()
+        try server.runSerialized()
         process = server
         // Ready once it accepts a TCP connection.
         for _ in 0..<200 {
