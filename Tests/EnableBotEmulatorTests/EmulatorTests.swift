@@ -43,7 +43,7 @@ struct EmulatorTests {
         c.eventsURL = app.baseURL + "/slack/events"
         c.commandsURL = app.baseURL + "/slack/commands"
         c.dataFile = file
-        c.deliveryTimeout = .milliseconds(500)
+        c.deliveryTimeout = .milliseconds(1_500)  // short, yet long enough for a loaded machine to answer a fast app
         c.retryDelays = [.milliseconds(10), .milliseconds(10), .milliseconds(10)]
         return c
     }
@@ -177,7 +177,7 @@ struct EmulatorTests {
                 }
                 switch count {
                 case 2: return Response(status: .internalServerError)
-                case 3: try? await Task.sleep(for: .seconds(2)); return Response(status: .ok)  // past the timeout
+                case 3: try? await Task.sleep(for: .seconds(4)); return Response(status: .ok)  // past the timeout
                 default: return Response(status: .ok)
                 }
             }
