@@ -398,7 +398,7 @@ struct AnswerHandler: Sendable {
             first = try await slack.postMessage(channel: job.channelID, text: parts[0], threadTS: job.replyThreadTS, token: token).ts
             Counter(label: "slack_replies_total").increment()
             log.info("replied", metadata: ["channel": "\(job.channelID)", "parts": "\(parts.count)"])
-        } catch let error as SlackAPIError where !error.code.hasPrefix("http_5") {
+        } catch let error as SlackAPIError where !error.isTransient {
             try await slackFailed(error, tenantID: job.tenantID, log: log)
             return nil
         }
@@ -410,7 +410,7 @@ struct AnswerHandler: Sendable {
                 Counter(label: "reply_parts_dropped_total").increment()
                 log.warning("a later part of the reply failed; the rest is dropped",
                             metadata: ["part": "\(number + 1)", "parts": "\(parts.count)", "error": "\(error)"])
-                if let error = error as? SlackAPIError, !error.code.hasPrefix("http_5") {
+                if let error = error as? SlackAPIError, !error.isTransient {
                     try? await slackFailed(error, tenantID: job.tenantID, log: log)
                 }
                 break  // Even when cancelled: the caller finishes the job (or keeps the first ts) as for one part.

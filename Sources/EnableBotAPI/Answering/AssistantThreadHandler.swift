@@ -67,7 +67,7 @@ struct AssistantThreadHandler: Sendable {
                 try await slack.postMessage(channel: job.channelID, text: Self.greeting, threadTS: job.threadTS, token: token)
                 try await stores.assistantThreads.markGreeted(tenantID: job.tenantID, channelID: job.channelID, threadTS: job.threadTS)
                 log.info("greeted a new assistant thread", metadata: ["channel": "\(job.channelID)"])
-            } catch let error as SlackAPIError where !SlackFailureRecorder.isTransient(error) {
+            } catch let error as SlackAPIError where !error.isTransient {
                 try await failures.record(error, tenantID: job.tenantID, log: log)
                 // Without a working token the prompts would be refused too.
                 if error.revokesInstallation { return }
@@ -78,7 +78,7 @@ struct AssistantThreadHandler: Sendable {
                 channel: job.channelID, threadTS: job.threadTS, title: Self.promptsTitle,
                 prompts: Array(prompts.prefix(SuggestedPrompt.maxCount)), token: token
             )
-        } catch let error as SlackAPIError where !SlackFailureRecorder.isTransient(error) {
+        } catch let error as SlackAPIError where !error.isTransient {
             // Refused for good: recorded, and the thread works without prompts.
             try await failures.record(error, tenantID: job.tenantID, log: log)
         }

@@ -264,7 +264,7 @@ final class LiveReply: @unchecked Sendable {
         do {
             try await slack.stopStream(channel: target.channelID, ts: ts, markdownText: markdown, token: target.token)
             streamed += piece
-        } catch let error as SlackAPIError where !error.code.hasPrefix("http_5") {
+        } catch let error as SlackAPIError where !error.isTransient {
             // The stream ended without us (Slack's own timeout) or cannot take the rest: the message gets the
             // whole answer as an ordinary one.
             log.warning("Slack refused to end the stream; updating the message instead", metadata: ["slack_error": "\(error.code)"])
@@ -285,7 +285,7 @@ final class LiveReply: @unchecked Sendable {
         let parts = SlackText.render(markdown: text)
         do {
             try await slack.updateMessage(channel: target.channelID, ts: ts, text: parts[0], token: target.token)
-        } catch let error as SlackAPIError where !error.code.hasPrefix("http_5") {
+        } catch let error as SlackAPIError where !error.isTransient {
             log.warning("Slack refused to update the reply", metadata: ["slack_error": "\(error.code)"])
         }
     }
@@ -307,12 +307,12 @@ final class LiveReply: @unchecked Sendable {
                     messages.append((ts: ts, text: part))
                     if index == 0 { try await onFirstMessage(ts) }
                 }
-            } catch let error as SlackAPIError where messages.isEmpty && !error.code.hasPrefix("http_5") {
+            } catch let error as SlackAPIError where messages.isEmpty && !error.isTransient {
                 throw ReplyRefused(error: error)
             } catch let error where messages.isEmpty && (error is SlackAPIError || error is HTTPClientError) {
                 failure = error
                 return
-            } catch let error where final && (error is HTTPClientError || (error as? SlackAPIError)?.code.hasPrefix("http_5") == true) {
+            } catch let error where final && (error is HTTPClientError || (error as? SlackAPIError)?.isTransient == true) {
                 throw error
             } catch let error as SlackAPIError {
                 Counter(label: "slack_api_errors_total", dimensions: [("method", error.method), ("code", error.code)]).increment()

@@ -26,10 +26,4 @@ struct SlackFailureRecorder: Sendable {
             log.warning("installation marked inactive", metadata: ["slack_error": "\(error.code)"])
         }
     }
-
-    /// A failure worth retrying: Slack's 5xx (as `http_5xx`), or no answer at all (transport errors are not
-    /// `SlackAPIError`s and are rethrown by callers as they come).
-    static func isTransient(_ error: SlackAPIError) -> Bool {
-        error.code.hasPrefix("http_5")
-    }
 }

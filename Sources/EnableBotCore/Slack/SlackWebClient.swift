@@ -23,6 +23,10 @@ public struct SlackAPIError: Error, CustomStringConvertible, Equatable, Sendable
 
     public var description: String { "Slack \(method) failed: \(code)" }
 
+    /// Slack's 5xx (`http_5xx`): worth trying again. Other codes are Slack's answer (transport failures are not
+    /// `SlackAPIError`s at all).
+    public var isTransient: Bool { code.hasPrefix("http_5") }
+
     /// Errors that mean the token no longer works for this workspace.
     public var revokesInstallation: Bool {
         ["invalid_auth", "account_inactive", "token_revoked", "not_authed", "team_not_found", "app_uninstalled"].contains(code)
