@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import Metrics
+import Synchronization
 
 /// One log line per request with `status` and `duration_ms` (never the body or query, which may carry
 /// codes and secrets), plus request counters and a latency histogram for `/metrics`.
@@ -34,14 +35,39 @@ public struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
     private func record(request: Request, path: String, route: String, status: Int, start: ContinuousClock.Instant) {
         let elapsed = ContinuousClock.now - start
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-        let dimensions = [("method", request.method.rawValue), ("route", route), ("status", String(status))]
-        Counter(label: "http_requests_total", dimensions: dimensions).increment()
-        Timer(label: "http_request_duration_seconds", dimensions: [("route", route)]).recordNanoseconds(
-            Int64(milliseconds * 1_000_000)
-        )
+        let metrics = RequestMetrics.of(method: request.method.rawValue, route: route, status: status)
+        metrics.requests.increment()
+        metrics.duration.recordNanoseconds(Int64(milliseconds * 1_000_000))
         let level: Logger.Level = quietPaths.contains(path) && status < 500 ? .debug : .info
         logger.log(level: level, "\(request.method.rawValue) \(path)", metadata: [
             "status": "\(status)", "duration_ms": "\(String(format: "%.2f", milliseconds))",
         ])
+    }
+}
+
+/// The request counter and latency timer of one method, route and status, made once: asking the metrics factory for
+/// them on every request (a registry lookup under its lock) cost more than the rest of this middleware.
+private struct RequestMetrics: Sendable {
+    private struct Key: Hashable {
+        var method: String
+        var route: String
+        var status: Int
+    }
+
+    let requests: Counter
+    let duration: Timer
+
+    // Routes are the app's own patterns ("unmatched" for the rest) and statuses are few: the cache stays small.
+    private static let cache = Mutex<[Key: RequestMetrics]>([:])
+
+    static func of(method: String, route: String, status: Int) -> RequestMetrics {
+        let key = Key(method: method, route: route, status: status)
+        if let metrics = cache.withLock({ $0[key] }) { return metrics }
+        let metrics = RequestMetrics(
+            requests: Counter(label: "http_requests_total", dimensions: [("method", method), ("route", route), ("status", String(status))]),
+            duration: Timer(label: "http_request_duration_seconds", dimensions: [("route", route)])
+        )
+        cache.withLock { $0[key] = metrics }
+        return metrics
     }
 }

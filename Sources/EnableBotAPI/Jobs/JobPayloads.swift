@@ -67,7 +67,7 @@ extension AnswerJob {
 
 /// A flat JSON object of string (and literal) members, escaped as RFC 8259 requires.
 struct JSONObjectWriter {
-    private var output = "{"
+    private var output: [UInt8] = [UInt8(ascii: "{")]
     private var empty = true
 
     mutating func add(_ key: String, _ value: String?) {
@@ -78,16 +78,16 @@ struct JSONObjectWriter {
 
     mutating func add(_ key: String, literal: String) {
         member(key)
-        output += literal
+        output.append(contentsOf: literal.utf8)
     }
 
-    var finished: String { output + "}" }
+    var finished: String { String(decoding: output + [UInt8(ascii: "}")], as: UTF8.self) }
 
     private mutating func member(_ key: String) {
-        if !empty { output += "," }
+        if !empty { output.append(UInt8(ascii: ",")) }
         empty = false
         JSONLogHandler.appendJSONString(key, to: &output)
-        output += ":"
+        output.append(UInt8(ascii: ":"))
     }
 }
 

@@ -36,77 +36,119 @@ public struct JSONLogHandler: LogHandler {
 
     private static let reservedKeys: Set<String> = ["timestamp", "service", "level", "message"]
 
-    /// Built by appending into one buffer: this runs for every request.
-    static func render(timestamp: Date, service: String, level: Logger.Level, message: String, metadata: Logger.Metadata) -> String {
-        var line = "{\"timestamp\":\""
-        line.reserveCapacity(160 + message.utf8.count + metadata.count * 32)
-        line += LogTimestamp.iso8601(timestamp)
-        line += "\",\"service\":"
+    /// Built by appending bytes into one buffer: this runs for every request.
+    static func render(timestamp: Date, service: String, level: Logger.Level, message: String, metadata: Logger.Metadata) -> [UInt8] {
+        var line: [UInt8] = []
+        line.reserveCapacity(160 + message.utf8.count + metadata.count * 40)
+        line.append(contentsOf: #"{"timestamp":""#.utf8)
+        LogTimestamp.appendISO8601(timestamp, to: &line)
+        line.append(contentsOf: #"","service":"#.utf8)
         appendJSONString(service, to: &line)
-        line += ",\"level\":\""
-        line += level.rawValue
-        line += "\",\"message\":"
+        line.append(contentsOf: #","level":""#.utf8)
+        line.append(contentsOf: level.rawValue.utf8)
+        line.append(contentsOf: #"","message":"#.utf8)
         appendJSONString(message, to: &line)
-        for key in metadata.keys.sorted() where !reservedKeys.contains(key) {
-            line += ","
+        for (key, value) in metadata.sorted(by: { $0.key < $1.key }) where !reservedKeys.contains(key) {
+            line.append(UInt8(ascii: ","))
             appendJSONString(key, to: &line)
-            line += ":"
-            appendJSONValue(metadata[key]!, key: key, to: &line)
+            line.append(UInt8(ascii: ":"))
+            appendJSONValue(value, key: key, to: &line)
         }
-        line += "}\n"
+        line.append(contentsOf: "}\n".utf8)
         return line
     }
 
     /// Numbers stay numbers for the fields log tools aggregate on.
-    private static func appendJSONValue(_ value: Logger.Metadata.Value, key: String, to line: inout String) {
+    private static func appendJSONValue(_ value: Logger.Metadata.Value, key: String, to line: inout [UInt8]) {
         switch value {
         case .string(let text):
-            if key == "duration_ms" || key == "status", Double(text) != nil { line += text } else { appendJSONString(text, to: &line) }
+            if key == "duration_ms" || key == "status", isPlainNumber(text) {
+                line.append(contentsOf: text.utf8)
+            } else {
+                appendJSONString(text, to: &line)
+            }
         case .stringConvertible(let convertible):
             let text = convertible.description
-            if convertible is any BinaryInteger || convertible is any BinaryFloatingPoint { line += text } else { appendJSONString(text, to: &line) }
+            if convertible is any BinaryInteger || convertible is any BinaryFloatingPoint {
+                line.append(contentsOf: text.utf8)
+            } else {
+                appendJSONString(text, to: &line)
+            }
         case .array(let values):
-            line += "["
+            line.append(UInt8(ascii: "["))
             for (index, element) in values.enumerated() {
-                if index > 0 { line += "," }
+                if index > 0 { line.append(UInt8(ascii: ",")) }
                 appendJSONValue(element, key: "", to: &line)
             }
-            line += "]"
+            line.append(UInt8(ascii: "]"))
         case .dictionary(let dictionary):
-            line += "{"
+            line.append(UInt8(ascii: "{"))
             for (index, key) in dictionary.keys.sorted().enumerated() {
-                if index > 0 { line += "," }
+                if index > 0 { line.append(UInt8(ascii: ",")) }
                 appendJSONString(key, to: &line)
-                line += ":"
+                line.append(UInt8(ascii: ":"))
                 appendJSONValue(dictionary[key]!, key: key, to: &line)
             }
-            line += "}"
+            line.append(UInt8(ascii: "}"))
         }
     }
 
-    /// `text` as a JSON string literal (RFC 8259; U+2028/U+2029 escaped too), appended to `out`.
-    public static func appendJSONString(_ text: String, to out: inout String) {
-        // Most values (ids, outcomes, numbers) need no escaping: one scan, one append. 0xE2 leads U+2028/U+2029.
-        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 == 0xE2 }) {
-            out += "\""
-            out += text
-            out += "\""
-            return
-        }
-        out += "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x2028 || scalar.value == 0x2029:
-                out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
+    /// Digits with at most one inner decimal point (`12`, `3.25`): written bare, they are a valid JSON number.
+    private static func isPlainNumber(_ text: String) -> Bool {
+        var digits = 0
+        var points = 0
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digits += 1
+            case UInt8(ascii: ".") where digits > 0 && points == 0: points += 1
+            default: return false
             }
         }
-        out += "\""
+        return digits > 0 && text.utf8.last != UInt8(ascii: ".") && !(text.utf8.count > 1 && text.utf8.first == UInt8(ascii: "0") && text.utf8.dropFirst().first != UInt8(ascii: "."))
+    }
+
+    /// `text` as a JSON string literal (RFC 8259; U+2028/U+2029 escaped too), appended to `out` as UTF-8.
+    /// Runs of bytes that need no escape (nearly all of them) are copied whole.
+    public static func appendJSONString(_ text: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        var text = text
+        text.withUTF8 { bytes in
+            var start = 0
+            var index = 0
+            while index < bytes.count {
+                let byte = bytes[index]
+                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte == 0xE2 else {
+                    index += 1
+                    continue
+                }
+                var escape: String
+                var length = 1
+                switch byte {
+                case UInt8(ascii: "\""): escape = #"\""#
+                case UInt8(ascii: "\\"): escape = #"\\"#
+                case UInt8(ascii: "\n"): escape = #"\n"#
+                case UInt8(ascii: "\r"): escape = #"\r"#
+                case UInt8(ascii: "\t"): escape = #"\t"#
+                case 0xE2:
+                    // E2 80 A8 / E2 80 A9 are U+2028 / U+2029, line breaks to JavaScript; other E2 sequences stay.
+                    guard index + 2 < bytes.count, bytes[index + 1] == 0x80, bytes[index + 2] & 0xFE == 0xA8 else {
+                        index += 1
+                        continue
+                    }
+                    escape = bytes[index + 2] == 0xA8 ? #"\u2028"# : #"\u2029"#
+                    length = 3
+                default:
+                    let digits = Array("0123456789abcdef".utf8)
+                    escape = #"\u00"# + String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]], as: UTF8.self)
+                }
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<index]))
+                out.append(contentsOf: escape.utf8)
+                index += length
+                start = index
+            }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<index]))
+        }
+        out.append(UInt8(ascii: "\""))
     }
 }
 
@@ -139,12 +181,11 @@ public struct TextLogHandler: LogHandler {
 
 /// Where log lines go. Writes are whole lines under a lock so concurrent lines never interleave.
 public final class LogOutput: @unchecked Sendable {
-    public static let standardOutput = LogOutput { line in writeAll(line, to: STDOUT_FILENO) }
+    public static let standardOutput = LogOutput(descriptor: STDOUT_FILENO)
 
     /// Unbuffered, so a line is out before a crash or a SIGKILL.
-    static func writeAll(_ line: String, to descriptor: Int32) {
-        var line = line
-        line.withUTF8 { bytes in
+    static func writeAll(_ line: [UInt8], to descriptor: Int32) {
+        line.withUnsafeBytes { bytes in
             guard let base = bytes.baseAddress else { return }
             var offset = 0
             while offset < bytes.count {
@@ -157,26 +198,42 @@ public final class LogOutput: @unchecked Sendable {
     }
 
     private let lock = NSLock()
-    private let sink: (String) -> Void
+    private let descriptor: Int32?
+    private let sink: ((String) -> Void)?
 
-    public init(_ sink: @escaping (String) -> Void) { self.sink = sink }
+    /// Lines go to `sink` (tests keep them).
+    public init(_ sink: @escaping (String) -> Void) {
+        self.sink = sink
+        descriptor = nil
+    }
 
-    func write(_ line: String) {
+    private init(descriptor: Int32) {
+        self.descriptor = descriptor
+        sink = nil
+    }
+
+    func write(_ line: [UInt8]) {
         lock.lock()
         defer { lock.unlock() }
-        sink(line)
+        if let descriptor { Self.writeAll(line, to: descriptor) } else { sink?(String(decoding: line, as: UTF8.self)) }
     }
+
+    func write(_ line: String) { write(Array(line.utf8)) }
 }
 
 enum LogTimestamp {
     static func iso8601(_ date: Date) -> String {
+        var out: [UInt8] = []
+        appendISO8601(date, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `2026-12-05T09:30:00.123Z`, by hand rather than through a formatter: this runs for every log line.
+    static func appendISO8601(_ date: Date, to out: inout [UInt8]) {
         var seconds = time_t(date.timeIntervalSince1970)
         let millis = Int((date.timeIntervalSince1970 - Double(seconds)) * 1000)
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        // By hand rather than String(format:): this runs for every log line.
-        var out = [UInt8]()
-        out.reserveCapacity(24)
         func digits(_ value: Int32, _ count: Int, then separator: UInt8?) {
             var divisor: Int32 = 1
             for _ in 1..<count { divisor *= 10 }
@@ -195,7 +252,6 @@ enum LogTimestamp {
         digits(parts.tm_min, 2, then: UInt8(ascii: ":"))
         digits(parts.tm_sec, 2, then: UInt8(ascii: "."))
         digits(Int32(millis), 3, then: UInt8(ascii: "Z"))
-        return String(decoding: out, as: UTF8.self)
     }
 }
 

@@ -28,8 +28,18 @@ public struct SlackEventEnvelope: Sendable, Equatable {
     /// Reads Slack's JSON. Throws `SlackPayloadError` when it is not JSON, or not an envelope (no string `type`,
     /// an `event` that is not an object with a string `type`).
     public init(json: String) throws(SlackPayloadError) {
+        try self.init { try JSONByteReader.read(json, $0) }
+    }
+
+    /// The same from the raw body; nil when it is not UTF-8.
+    public init?(utf8 body: [UInt8]) throws(SlackPayloadError) {
+        guard JSONByteReader.isValidUTF8(body) else { return nil }
+        try self.init { try JSONByteReader.read(validUTF8: body, $0) }
+    }
+
+    private init(reading read: ((inout JSONByteReader) throws -> SlackEventEnvelope) throws -> SlackEventEnvelope) throws(SlackPayloadError) {
         do {
-            self = try JSONByteReader.read(json) { try Self(reading: &$0) }
+            self = try read { try Self(reading: &$0) }
         } catch let error as JSONByteReader.Malformed {
             throw SlackPayloadError(reason: error.description)
         } catch let error as SlackPayloadError {
