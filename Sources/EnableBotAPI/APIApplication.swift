@@ -107,8 +107,8 @@ public func buildAPIApplication(
     let verifier = SlackSignatureVerifier(signingSecret: settings.slackSigningSecret, now: now)
     let authorizer = InstallationAuthorizer(store: stores.installations)
     let claims = ClaimBatcher(events: stores.processedEvents)
-    let router = Router(context: SlackRequestContext.self)
-    // The Slack routes write one line per request themselves (`LogSlackRequest`), with event, tenant and outcome.
+    let router = Router(context: BasicRequestContext.self)
+    // The Slack routes write one line per request themselves (`SlackPipeline.respond`), with event, tenant and outcome.
     router.add(middleware: RequestLogMiddleware(
         logger: logger, quietPaths: ["/health", "/metrics", "/slack/events", "/slack/commands"]))
     router.add(middleware: APIErrorMiddleware(logger: logger))
@@ -116,11 +116,11 @@ public func buildAPIApplication(
         to: router, health: HealthCheck(backends: backends, keys: stores.keys, settings: settings, logger: logger), service: .api,
         logger: logger
     )
-    SlackPipeline.add(
-        to: router, verifier: verifier, maxBodyBytes: settings.maxBodyBytes, authorizer: authorizer,
+    SlackPipeline(
+        verifier: verifier, maxBodyBytes: settings.maxBodyBytes, authorizer: authorizer,
         events: EventsHandler(stores: stores, authorizer: authorizer, claims: claims, signal: signal),
         commands: CommandsHandler(claims: claims, signal: signal), logger: logger
-    )
+    ).add(to: router)
     if dependencies.benchRoute, !settings.isProduction {
         // The benchmark's reference: the same server and middleware, none of the Slack pipeline.
         router.post("/bench/bare") { request, _ -> Response in

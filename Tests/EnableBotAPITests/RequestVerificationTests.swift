@@ -104,6 +104,7 @@ struct RequestVerificationTests {
                     ("not an object", Array("[1,2,3]".utf8)),
                     ("no type", Array("{}".utf8)),
                     ("invalid UTF-8", [0x7B, 0x22, 0xFF, 0xFE, 0x22, 0x7D] as [UInt8]),
+                    ("invalid UTF-8 past the first eight bytes", Array(#"{"type":"event_callback","x":""#.utf8) + [0xC3] + Array(#""}"#.utf8)),
                     ("event_callback without event", Array(#"{"type":"event_callback","team_id":"T1","event_id":"Ev1"}"#.utf8)),
                     ("empty", [UInt8]()),
                 ] {
@@ -113,6 +114,13 @@ struct RequestVerificationTests {
                 let wrongType = try await client.postEvent(
                     Self.challengeBody, headers: SlackRequests.headers(body: Self.challengeBody, contentType: "text/plain"))
                 #expect(wrongType.status == .unsupportedMediaType)
+                let nearMiss = try await client.postEvent(
+                    Self.challengeBody, headers: SlackRequests.headers(body: Self.challengeBody, contentType: "application/jsonx"))
+                #expect(nearMiss.status == .unsupportedMediaType)
+                // Media types are case-insensitive and may carry parameters and blanks.
+                let spelledOddly = try await client.postEvent(
+                    Self.challengeBody, headers: SlackRequests.headers(body: Self.challengeBody, contentType: " Application/JSON ; charset=UTF-8"))
+                #expect(spelledOddly.status == .ok)
                 let formToEvents = try await client.postEvent(
                     Self.challengeBody, headers: SlackRequests.headers(body: Self.challengeBody, contentType: "application/x-www-form-urlencoded"))
                 #expect(formToEvents.status == .unsupportedMediaType)

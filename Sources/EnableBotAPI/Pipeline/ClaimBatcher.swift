@@ -7,8 +7,9 @@ import NIOConcurrencyHelpers
 /// pays one commit per batch instead of one per event. Every caller still gets its answer only once its claim
 /// is durably stored (or the batch failed, and Slack's retry is processed later).
 ///
-/// The writer holds the database connection across consecutive batches and hands out each result from the
-/// database's own thread, so a busy ack path does not wait for a scheduler hop between one commit and the next.
+/// Each result is handed out from the database's own thread as soon as its batch is committed. One batch is written
+/// per turn with the connection: the job worker's writes queued meanwhile go next (`BlockingPool`'s turns), so a flood
+/// of acknowledgements cannot stop the answering, and claims arriving meanwhile make the next batch larger.
 final class ClaimBatcher: Sendable {
     private typealias Waiter = CheckedContinuation<Int64?, any Error>
 
@@ -25,7 +26,7 @@ final class ClaimBatcher: Sendable {
     private let batchesPerTurn: Int
     private let state = NIOLockedValueBox(State())
 
-    init(events: ProcessedEvents, maxBatch: Int = 256, batchesPerTurn: Int = 16) {
+    init(events: ProcessedEvents, maxBatch: Int = 256, batchesPerTurn: Int = 1) {
         self.events = events
         self.maxBatch = maxBatch
         self.batchesPerTurn = batchesPerTurn

@@ -23,22 +23,21 @@ struct CommandsHandler: Sendable {
         return jsonResponse(Ephemeral(text: "EnableBot is not installed in this workspace (or was deactivated)."))
     }
 
-    func handle(_ context: SlackRequestContext) async throws -> Response {
-        guard case .command(let command) = context.inbound, let installation = context.installation else {
-            throw SlackRequestError.malformed("not an authorized slash command")
-        }
+    func handle(_ request: SlackRequest, outcome: inout SlackOutcome) async throws -> Response {
+        guard case .command(let command) = request.inbound else { throw SlackRequestError.malformed("not a slash command") }
+        let installation = request.authorized.installation
         guard installation.status == .active else {
-            context.outcome.set("ignored:unknown_or_inactive_team")
+            outcome.result = "ignored:unknown_or_inactive_team"
             return Self.notInstalled()
         }
         let question = command.text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !question.isEmpty else {
-            context.outcome.set("usage")
+            outcome.result = "usage"
             return jsonResponse(Ephemeral(text: "Usage: `\(command.command) <question>`, e.g. `\(command.command) what is a sliding window?`"))
         }
         // Slash commands carry no event id; the trigger id is unique per invocation.
         let eventID = "command:" + (command.triggerID.flatMap { $0.isEmpty ? nil : $0 } ?? UUID().uuidString)
-        context.outcome.update { $0.eventID = eventID }
+        outcome.eventID = eventID
         let job = AnswerJob(
             eventID: eventID, tenantID: installation.tenantID, userID: command.userID, channelID: command.channelID,
             text: question, replyThreadTS: nil, memoryThreadTS: nil, command: command.command
@@ -49,9 +48,9 @@ struct CommandsHandler: Sendable {
         if try await claims.claim(claim) != nil {
             signal.notify()
             Counter(label: "slack_commands_accepted_total").increment()
-            context.outcome.set("accepted")
+            outcome.result = "accepted"
         } else {
-            context.outcome.set("duplicate")
+            outcome.result = "duplicate"
         }
         return jsonResponse(Ephemeral(text: "Thinking…"))
     }

@@ -15,17 +15,16 @@ struct EventsHandler: Sendable {
     let claims: ClaimBatcher
     let signal: JobSignal
 
-    func handle(_ context: SlackRequestContext) async throws -> Response {
-        let result = try await decide(context)
-        context.outcome.set(result)
+    func handle(_ request: SlackRequest, outcome: inout SlackOutcome) async throws -> Response {
+        let result = try await decide(request)
+        outcome.result = result
         Self.counter(result).increment()
         return Response(status: .ok)
     }
 
-    private func decide(_ context: SlackRequestContext) async throws -> String {
-        guard case .event(let envelope) = context.inbound, let installation = context.installation else {
-            throw SlackRequestError.malformed("not an authorized Slack event")
-        }
+    private func decide(_ request: SlackRequest) async throws -> String {
+        guard case .event(let envelope) = request.inbound else { throw SlackRequestError.malformed("not a Slack event") }
+        let installation = request.authorized.installation
         guard let event = envelope.event, let eventID = envelope.eventID, !eventID.isEmpty else {
             throw SlackRequestError.malformed("event_callback without event or event_id")
         }

@@ -14,7 +14,7 @@ final class InstallationAuthorizer: Sendable {
     }
 
     private struct Entry {
-        var installation: Installation?
+        var found: AuthorizedInstallation?
         var expires: ContinuousClock.Instant
     }
 
@@ -29,14 +29,15 @@ final class InstallationAuthorizer: Sendable {
         self.missTTL = missTTL
     }
 
-    func find(teamID: String?, enterpriseID: String?, isEnterpriseInstall: Bool) async throws -> Installation? {
+    func find(teamID: String?, enterpriseID: String?, isEnterpriseInstall: Bool) async throws -> AuthorizedInstallation? {
         let key = Key(teamID: teamID, enterpriseID: enterpriseID, isEnterpriseInstall: isEnterpriseInstall)
         let now = ContinuousClock.now
-        if let entry = cache.withLockedValue({ $0[key] }), entry.expires > now { return entry.installation }
+        if let entry = cache.withLockedValue({ $0[key] }), entry.expires > now { return entry.found }
         let found = try await store.authorize(teamID: teamID, enterpriseID: enterpriseID, isEnterpriseInstall: isEnterpriseInstall)
+            .map(AuthorizedInstallation.init)
         cache.withLockedValue { cache in
             if cache.count > 50_000 { cache.removeAll(keepingCapacity: true) }
-            cache[key] = Entry(installation: found, expires: now + (found == nil ? missTTL : ttl))
+            cache[key] = Entry(found: found, expires: now + (found == nil ? missTTL : ttl))
         }
         return found
     }
@@ -45,8 +46,18 @@ final class InstallationAuthorizer: Sendable {
     func invalidate(tenantID: String) {
         cache.withLockedValue { cache in
             cache = cache.filter {
-                $0.value.installation?.tenantID != tenantID && $0.key.teamID != tenantID && $0.key.enterpriseID != tenantID
+                $0.value.found?.installation.tenantID != tenantID && $0.key.teamID != tenantID && $0.key.enterpriseID != tenantID
             }
         }
+    }
+}
+
+/// An installation as the ack path sees it, shared by reference: every request of a tenant within the cache's few
+/// seconds gets the same one, instead of a copy of its dozen strings.
+final class AuthorizedInstallation: Sendable {
+    let installation: Installation
+
+    init(_ installation: Installation) {
+        self.installation = installation
     }
 }

@@ -23,21 +23,23 @@ struct SlackRequestError: Error, CustomStringConvertible {
 /// The media type checks of the Slack routes.
 enum SlackMediaType {
     static func isForm(_ request: Request) -> Bool {
-        mediaType(request) == "application/x-www-form-urlencoded"
+        matches(request.headers[.contentType], "application/x-www-form-urlencoded")
     }
 
     static func isJSON(_ request: Request) -> Bool {
-        mediaType(request) == "application/json"
+        matches(request.headers[.contentType], "application/json")
     }
 
-    /// The media type without parameters, lowercased (`application/json; charset=utf-8` → `application/json`).
-    /// Plain byte work: this runs on every request.
-    private static func mediaType(_ request: Request) -> String? {
-        guard let value = request.headers[.contentType] else { return nil }
+    /// Whether the media type, without parameters and surrounding blanks, is `expected` in any letter case
+    /// (`Application/JSON; charset=utf-8` is `application/json`). Compared byte by byte: this runs on every request.
+    static func matches(_ value: String?, _ expected: StaticString) -> Bool {
+        guard let value else { return false }
         var bytes = value.utf8.prefix { $0 != UInt8(ascii: ";") }[...]
         while let first = bytes.first, first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") { bytes = bytes.dropFirst() }
         while let last = bytes.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") { bytes = bytes.dropLast() }
-        return String(decoding: bytes.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }, as: UTF8.self)
+        let wanted = UnsafeBufferPointer(start: expected.utf8Start, count: expected.utf8CodeUnitCount)
+        guard bytes.count == wanted.count else { return false }
+        return zip(bytes, wanted).allSatisfy { got, want in (got >= 65 && got <= 90 ? got + 32 : got) == want }
     }
 }
 
