@@ -1,21 +1,62 @@
-import NIOConcurrencyHelpers
-import NIOPosix
+import Foundation
 
-/// Hands out a bounded set of blocking connections and runs work on them on a private thread pool,
-/// so libpq and sqlite calls never block a SwiftNIO event loop or the Swift concurrency pool.
+/// Runs work on a bounded set of blocking connections, each owned by its own thread, so libpq, hiredis and sqlite
+/// calls never block a SwiftNIO event loop or the Swift concurrency pool.
+///
+/// Callers queue closures; a free connection thread takes the next one and runs it at once. The connection is never
+/// handed to the waiting task itself: on a busy server that task would first have to be scheduled on the
+/// concurrency pool, behind every request in flight, while the connection sat idle (SQLite has only one writer,
+/// so that idle time was the writer's).
 final class BlockingPool<Connection: AnyObject>: @unchecked Sendable {
-    private struct State {
-        var idle: [Connection] = []
-        var created = 0
-        var waiters: [CheckedContinuation<UnsafeTransfer<Connection?>, any Error>] = []
-        /// Served before `waiters`: work someone is waiting on right now (an acknowledgement to Slack).
-        var urgentWaiters: [CheckedContinuation<UnsafeTransfer<Connection?>, any Error>] = []
-        var closed = false
+    /// A queued closure: `run` on a connection thread (connecting first when the thread has none), or `fail` when
+    /// the pool shuts down before it ran.
+    private struct Work {
+        let run: (inout Connection?) -> Void
+        let fail: (any Error) -> Void
     }
 
-    private let threads: NIOThreadPool
-    private let state = NIOLockedValueBox(State())
-    private let maxConnections: Int
+    /// A first-in first-out queue that does not shift its elements on every removal.
+    private struct Queue {
+        private var items: [Work] = []
+        private var head = 0
+
+        var count: Int { items.count - head }
+        var isEmpty: Bool { head == items.count }
+
+        mutating func append(_ work: Work) { items.append(work) }
+
+        mutating func removeFirst() -> Work {
+            let work = items[head]
+            head += 1
+            if head == items.count {
+                items.removeAll(keepingCapacity: true)
+                head = 0
+            } else if head >= 1024, head * 2 >= items.count {
+                items.removeFirst(head)
+                head = 0
+            }
+            return work
+        }
+
+        mutating func removeAll() -> [Work] {
+            defer { items = []; head = 0 }
+            return Array(items[head...])
+        }
+    }
+
+    private let condition = NSCondition()
+    // Guarded by `condition`:
+    private var normal = Queue()
+    /// Run before `normal`: work someone is waiting on right now (an acknowledgement to Slack).
+    private var urgent = Queue()
+    /// How many of `normal` still run before the next urgent work: those that were waiting when the last urgent work
+    /// started. Urgent work jumps the queue but cannot starve it: under a flood of acknowledgements on SQLite's one
+    /// connection, the job worker got one write per batch of claims and answered a tenth of what it does otherwise.
+    private var turnsOwed = 0
+    private var closed = false
+    private var running = 0
+    private var stopped: CheckedContinuation<Void, Never>?
+
     private let connect: @Sendable () throws -> Connection
     private let close: @Sendable (Connection) -> Void
 
@@ -24,104 +65,102 @@ final class BlockingPool<Connection: AnyObject>: @unchecked Sendable {
         connect: @escaping @Sendable () throws -> Connection,
         close: @escaping @Sendable (Connection) -> Void
     ) {
-        maxConnections = max(1, size)
-        threads = NIOThreadPool(numberOfThreads: maxConnections)
-        threads.start()
         self.connect = connect
         self.close = close
+        let threads = max(1, size)
+        running = threads
+        for _ in 0..<threads {
+            let thread = Thread { [self] in serve() }
+            thread.name = "db-connection"
+            thread.start()
+        }
     }
 
-    /// Borrows a connection (opening one on a pool thread when under the limit), runs `body` with it on a
-    /// pool thread, and returns it.
+    /// Runs `body` on a connection thread with its connection (opened first if the thread has none or the last
+    /// attempt failed).
     /// - Parameter urgent: jump the queue of work waiting for a connection (not the work already running).
     func withConnection<T: Sendable>(urgent: Bool = false, _ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
-        let borrowed = try await acquire(urgent: urgent)
-        let outcome: UnsafeTransfer<(Connection?, Result<T, any Error>)>
-        do {
-            outcome = try await threads.runIfActive {
-                let connection: Connection
-                do {
-                    connection = try borrowed.value ?? self.connect()
-                } catch {
-                    return UnsafeTransfer((nil, .failure(error)))
-                }
-                return UnsafeTransfer((connection, Result { try body(connection) }))
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            let connect = self.connect
+            let work = Work(
+                run: { connection in
+                    let result: Result<T, any Error>
+                    do {
+                        let open = try connection ?? connect()
+                        connection = open
+                        result = Result { try body(open) }
+                    } catch {
+                        result = .failure(error)
+                    }
+                    continuation.resume(with: result)
+                },
+                fail: { continuation.resume(throwing: $0) }
+            )
+            condition.lock()
+            if closed {
+                condition.unlock()
+                continuation.resume(throwing: DatabaseError(.connection, "database is shut down"))
+                return
             }
-        } catch {
-            // The thread pool is gone: give back what was borrowed.
-            if let connection = borrowed.value { release(connection) } else { forgetSlot() }
-            throw error
+            if urgent { self.urgent.append(work) } else { normal.append(work) }
+            condition.signal()
+            condition.unlock()
         }
-        let (connection, result) = outcome.value
-        if let connection { release(connection) } else { forgetSlot() }
-        return try result.get()
     }
 
+    /// Fails the work still queued, lets the work running finish, then closes every connection.
     func shutdown() async {
-        let toClose: [Connection] = state.withLockedValue { state in
-            state.closed = true
-            let idle = state.idle
-            state.idle = []
-            for waiter in state.waiters + state.urgentWaiters {
-                waiter.resume(throwing: DatabaseError(.connection, "database is shut down"))
-            }
-            state.waiters = []
-            state.urgentWaiters = []
-            return idle
+        let pending = condition.withLock {
+            closed = true
+            condition.broadcast()
+            return urgent.removeAll() + normal.removeAll()
         }
-        let close = self.close
-        let boxes = toClose.map(UnsafeTransfer.init)
-        _ = try? await threads.runIfActive { for box in boxes { close(box.value) } }
-        try? await threads.shutdownGracefully()
-    }
-
-    /// nil means "a slot is yours: open a new connection".
-    private func acquire(urgent: Bool) async throws -> UnsafeTransfer<Connection?> {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<UnsafeTransfer<Connection?>, any Error>) in
-            state.withLockedValue { state in
-                if state.closed {
-                    continuation.resume(throwing: DatabaseError(.connection, "database is shut down"))
-                } else if let connection = state.idle.popLast() {
-                    continuation.resume(returning: UnsafeTransfer(connection))
-                } else if state.created < maxConnections {
-                    state.created += 1
-                    continuation.resume(returning: UnsafeTransfer(nil))
-                } else if urgent {
-                    state.urgentWaiters.append(continuation)
-                } else {
-                    state.waiters.append(continuation)
-                }
-            }
-        }
-    }
-
-    private func release(_ connection: Connection) {
-        let closeNow: Bool = state.withLockedValue { state in
-            if state.closed { return true }
-            if !state.urgentWaiters.isEmpty {
-                state.urgentWaiters.removeFirst().resume(returning: UnsafeTransfer(connection))
-            } else if !state.waiters.isEmpty {
-                state.waiters.removeFirst().resume(returning: UnsafeTransfer(connection))
+        for work in pending { work.fail(DatabaseError(.connection, "database is shut down")) }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            condition.lock()
+            if running == 0 {
+                condition.unlock()
+                continuation.resume()
             } else {
-                state.idle.append(connection)
+                stopped = continuation
+                condition.unlock()
             }
-            return false
         }
-        if closeNow { close(connection) }
     }
 
-    private func forgetSlot() {
-        state.withLockedValue { state in
-            if state.waiters.isEmpty {
-                state.created -= 1
-            } else {
-                state.waiters.removeFirst().resume(returning: UnsafeTransfer(nil))
+    /// One connection thread: runs queued work until the pool shuts down, then closes its connection.
+    private func serve() {
+        var connection: Connection?
+        while let work = next() { work.run(&connection) }
+        if let connection { close(connection) }
+        condition.lock()
+        running -= 1
+        let done = running == 0 ? stopped : nil
+        if done != nil { stopped = nil }
+        condition.unlock()
+        done?.resume()
+    }
+
+    private func next() -> Work? {
+        condition.lock()
+        defer { condition.unlock() }
+        while true {
+            if turnsOwed > 0, !normal.isEmpty {
+                turnsOwed -= 1
+                return normal.removeFirst()
             }
+            if !urgent.isEmpty {
+                turnsOwed = normal.count
+                return urgent.removeFirst()
+            }
+            if !normal.isEmpty { return normal.removeFirst() }
+            if closed { return nil }
+            condition.wait()
         }
     }
 }
 
-/// Moves a non-Sendable connection to the pool thread that alone uses it.
+/// Moves a non-Sendable value to the thread that alone uses it.
 struct UnsafeTransfer<Value>: @unchecked Sendable {
     let value: Value
     init(_ value: Value) { self.value = value }
