@@ -7,7 +7,8 @@
 #   benchmarks/api-reply.sh [seconds per rate, default 10] [events at saturation, default 20000]
 #   BENCH_RATES="50 300 1000"  open-loop rates of phase 1
 #   BENCH_DATABASE_URL=postgres://...  PostgreSQL instead (an empty database; the phases share it)
-#   BENCH_BOLT=1  also Bolt for Python (benchmarks/bolt_app.py, needs slack_bolt and uvicorn) in phase 2
+#   BENCH_BOLT=1  also Bolt for Python (benchmarks/bolt_app.py; slack_bolt, uvicorn and aiohttp from PyPI, installed
+#                 when missing) in phase 2
 #
 # 1. Event -> reply latency at open-loop rates (enablebot-bench load --record: each request's due time and the
 #    event's ts), model answering after 1 s: ack p50/p99 and event->reply p50/p99 from the due time to the fake's
@@ -150,6 +151,8 @@ stop_api
 # Phase 5 (optional): Bolt for Python, the same saturation run.
 bolt_row=""
 if [[ -n ${BENCH_BOLT:-} ]]; then
+    python3 -c 'import slack_bolt, uvicorn, aiohttp' 2>/dev/null ||
+        python3 -m pip install --quiet --disable-pip-version-check slack_bolt uvicorn aiohttp >&2
     bolt_port=$(free_port)
     LLM_BASE_URL="$upstream_url/v1" SLACK_API_URL="$upstream_url/api/" python3 -m uvicorn --app-dir benchmarks bolt_app:api \
         --host 127.0.0.1 --port "$bolt_port" --log-level warning >"$work/bolt.log" 2>&1 &
