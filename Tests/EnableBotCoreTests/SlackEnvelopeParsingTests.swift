@@ -48,6 +48,17 @@ import TestSupport
         #expect(revoked.event?.isLifecycle == true)
     }
 
+    @Test("keys are matched by their bytes, also when written with escapes, and the same from bytes as from text")
+    func escapedKeysAndBytes() throws {
+        let json = #"{"t\u0079pe":"event_callback","event_\u0069d":"Ev9","ev\u0065nt":{"type":"app_mention","us\u0065r":"U1"},"typ":"no","types":"no"}"#
+        let envelope = try SlackEventEnvelope(json: json)
+        #expect(envelope.type == "event_callback" && envelope.eventID == "Ev9" && envelope.event?.user == "U1")
+        #expect(try SlackEventEnvelope(utf8: Array(json.utf8)) == envelope)
+        #expect(try SlackEventEnvelope(utf8: Array(Self.mention.utf8)) == SlackEventEnvelope(json: Self.mention))
+        #expect(try SlackEventEnvelope(utf8: Array(#"{"type":"x","text":"é"}"#.utf8)) != nil)
+        #expect(try SlackEventEnvelope(utf8: Array(#"{"type":"x","text":""#.utf8) + [0xE9] + Array(#""}"#.utf8)) == nil)
+    }
+
     @Test func fieldsOfUnexpectedTypesReadAsAbsent() throws {
         let envelope = try SlackEventEnvelope(json: """
             {"type":"event_callback","team_id":42,"event_id":["x"],"event_time":1.5,"is_enterprise_install":"yes",
@@ -81,6 +92,10 @@ import TestSupport
         (#"{"type":"x","n":tru}"#, "truncated literal"),
         (#"{'type':'x'}"#, "single quotes"),
         (#"{"type":"x","n":1e999}"#, "number out of range"),
+        ("{\"ty\tpe\":\"x\"}", "raw control character in a key"),
+        (#"{"type":"x","a\q":1}"#, "bad escape in a key"),
+        (#"{"type":"x","nested":{"k\u12":1}}"#, "short unicode escape in a skipped key"),
+        (#"{"type":"x","unterminated"#, "unterminated key"),
     ])
     func refusesWhatIsNotAnEnvelope(json: String, why: String) {
         #expect(throws: SlackPayloadError.self, "\(why)") { try SlackEventEnvelope(json: json) }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A strict pull reader over one JSON document (RFC 8259) held as UTF-8 bytes.
 ///
 /// Why not `JSONDecoder`: it builds a whole value tree and goes through `Codable`'s generic containers, which
@@ -77,12 +79,12 @@ package struct JSONByteReader {
     }
 
     /// Calls `member` with each key of an object; `member` must read or skip that key's value.
-    package mutating func readObject(_ member: (inout JSONByteReader, String) throws -> Void) throws {
+    package mutating func readObject(_ member: (inout JSONByteReader, JSONKey) throws -> Void) throws {
         try enter(UInt8(ascii: "{"))
         if consume(UInt8(ascii: "}")) { depth -= 1; return }
         repeat {
             guard try kind() == .string else { throw malformed("expected a string key") }
-            let key = try readString()
+            let key = try readKey()
             skipWhitespace()
             guard consume(UInt8(ascii: ":")) else { throw malformed("expected ':'") }
             try member(&self, key)
@@ -102,6 +104,26 @@ package struct JSONByteReader {
         } while consume(UInt8(ascii: ","))
         guard consume(UInt8(ascii: "]")) else { throw malformed("expected ',' or ']'") }
         depth -= 1
+    }
+
+    /// A member's key: the bytes between its quotes when it has no escapes (nearly always), so matching it against
+    /// the names a caller knows needs no `String`; decoded otherwise.
+    private mutating func readKey() throws -> JSONKey {
+        let quote = position
+        guard consume(UInt8(ascii: "\"")) else { throw malformed("expected a string") }
+        let start = position
+        while position < bytes.count {
+            let byte = bytes[position]
+            if byte == UInt8(ascii: "\"") {
+                position += 1
+                return JSONKey(raw: UnsafeBufferPointer(rebasing: bytes[start..<position - 1]))
+            }
+            if byte == UInt8(ascii: "\\") { break }
+            if byte < 0x20 { throw malformed("control character in a string") }
+            position += 1
+        }
+        position = quote
+        return JSONKey(decoded: try readString())
     }
 
     package mutating func readString() throws -> String {
@@ -321,4 +343,32 @@ package struct JSONByteReader {
         while position < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[position]) { position += 1 }
         return position - start
     }
+}
+
+/// An object member's key as `JSONByteReader.readObject` hands it over: compare it with the names you know
+/// (`switch key { case "type": … }`, `key == "content"`); valid only inside that call.
+package struct JSONKey {
+    private let raw: UnsafeBufferPointer<UInt8>?
+    private let decoded: String?
+
+    fileprivate init(raw: UnsafeBufferPointer<UInt8>) {
+        self.raw = raw
+        decoded = nil
+    }
+
+    fileprivate init(decoded: String) {
+        raw = nil
+        self.decoded = decoded
+    }
+
+    package var string: String { decoded ?? String(decoding: raw!, as: UTF8.self) }
+
+    package static func == (key: JSONKey, name: StaticString) -> Bool {
+        guard let raw = key.raw else { return key.decoded == name.description }
+        guard raw.count == name.utf8CodeUnitCount else { return false }
+        guard let base = raw.baseAddress else { return name.utf8CodeUnitCount == 0 }
+        return memcmp(base, name.utf8Start, raw.count) == 0
+    }
+
+    package static func ~= (name: StaticString, key: JSONKey) -> Bool { key == name }
 }
