@@ -354,6 +354,30 @@ struct StoreTests {
         }
     }
 
+    @Test("processed events: a batch is claimed in one statement; earlier claims and repeats within it get no job",
+          arguments: TestDatabaseKind.allCases)
+    func processedEventsBatch(kind: TestDatabaseKind) async throws {
+        try await withTestDatabase(kind) { test in
+            let events = ProcessedEvents(database: test.database)
+            _ = try await events.claimAndEnqueue(eventID: "EvOld", tenantID: "T1", kind: "event", payload: "{\"n\":0}")
+            let batch = (0..<300).map { index in
+                EventClaim(eventID: index % 150 == 7 ? "EvOld" : "Ev\(index % 150)", tenantID: "T\(index % 3)", kind: "event",
+                           payload: "{\"n\":\(index)}")
+            }
+            let ids = try await events.claimAndEnqueue(batch)
+            #expect(ids.count == 300)
+            #expect(ids[7] == nil && ids[157] == nil, "claimed before the batch")
+            for index in 0..<150 where index != 7 { #expect(ids[index] != nil, "first occurrence of Ev\(index)") }
+            for index in 150..<300 { #expect(ids[index] == nil, "Ev\(index % 150) again in the same batch") }
+            let stored = try await test.database.query("SELECT tenant_id, payload FROM jobs ORDER BY id")
+            #expect(stored.count == 150)
+            // Each job carries its own claim's tenant and payload, in the batch's order.
+            #expect(try stored.dropFirst().map { try $0.string("payload") } == (0..<150).filter { $0 != 7 }.map { "{\"n\":\($0)}" })
+            #expect(try stored[1].string("tenant_id") == "T0" && stored[2].string("tenant_id") == "T1")
+            #expect(try await events.contains("Ev149"))
+        }
+    }
+
     @Test("chat memory: per thread, newest kept within budget, retention", arguments: TestDatabaseKind.allCases)
     func chatMemory(kind: TestDatabaseKind) async throws {
         try await withTestDatabase(kind) { test in
