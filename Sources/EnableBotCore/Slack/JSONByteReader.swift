@@ -111,19 +111,26 @@ package struct JSONByteReader {
     private mutating func readKey() throws -> JSONKey {
         let quote = position
         guard consume(UInt8(ascii: "\"")) else { throw malformed("expected a string") }
+        if let plain = try scanPlainString() { return JSONKey(raw: plain) }
+        position = quote
+        return JSONKey(decoded: try readString())
+    }
+
+    /// After an opening quote: the string's bytes up to its closing quote (consumed) when no escape comes first;
+    /// nil, stopped at the backslash, when one does.
+    private mutating func scanPlainString() throws -> UnsafeBufferPointer<UInt8>? {
         let start = position
         while position < bytes.count {
             let byte = bytes[position]
             if byte == UInt8(ascii: "\"") {
                 position += 1
-                return JSONKey(raw: UnsafeBufferPointer(rebasing: bytes[start..<position - 1]))
+                return UnsafeBufferPointer(rebasing: bytes[start..<position - 1])
             }
-            if byte == UInt8(ascii: "\\") { break }
+            if byte == UInt8(ascii: "\\") { return nil }
             if byte < 0x20 { throw malformed("control character in a string") }
             position += 1
         }
-        position = quote
-        return JSONKey(decoded: try readString())
+        return nil
     }
 
     package mutating func readString() throws -> String {
@@ -131,16 +138,7 @@ package struct JSONByteReader {
         guard consume(UInt8(ascii: "\"")) else { throw malformed("expected a string") }
         let start = position
         // Fast path: no escapes, the bytes are the string.
-        while position < bytes.count {
-            let byte = bytes[position]
-            if byte == UInt8(ascii: "\"") {
-                position += 1
-                return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<position - 1]), as: UTF8.self)
-            }
-            if byte == UInt8(ascii: "\\") { break }
-            if byte < 0x20 { throw malformed("control character in a string") }
-            position += 1
-        }
+        if let plain = try scanPlainString() { return String(decoding: plain, as: UTF8.self) }
         var decoded = Array(bytes[start..<position])
         while position < bytes.count {
             let byte = bytes[position]
