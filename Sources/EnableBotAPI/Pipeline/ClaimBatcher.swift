@@ -22,14 +22,11 @@ final class ClaimBatcher: Sendable {
 
     private let events: ProcessedEvents
     private let maxBatch: Int
-    /// Batches written per turn with the connection before other database work gets its turn.
-    private let batchesPerTurn: Int
     private let state = NIOLockedValueBox(State())
 
-    init(events: ProcessedEvents, maxBatch: Int = 256, batchesPerTurn: Int = 1) {
+    init(events: ProcessedEvents, maxBatch: Int = 256) {
         self.events = events
         self.maxBatch = maxBatch
-        self.batchesPerTurn = batchesPerTurn
     }
 
     /// Claims the event and enqueues its job; nil when the event was claimed before.
@@ -51,7 +48,7 @@ final class ClaimBatcher: Sendable {
         while true {
             do {
                 let ranDry = try await events.claimAndEnqueue(
-                    batches: { self.nextBatch() }, maxBatches: batchesPerTurn, stored: { self.stored($0) }
+                    batches: { self.nextBatch() }, maxBatches: 1, stored: { self.stored($0) }
                 )
                 if ranDry { return }
             } catch {

@@ -159,9 +159,3 @@ final class BlockingPool<Connection: AnyObject>: @unchecked Sendable {
         }
     }
 }
-
-/// Moves a non-Sendable value to the thread that alone uses it.
-struct UnsafeTransfer<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
-}
