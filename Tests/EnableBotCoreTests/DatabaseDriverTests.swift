@@ -53,6 +53,34 @@ struct DatabaseDriverTests {
         }
     }
 
+    @Test("a statement run again after its table changed shape answers with the new shape", arguments: TestDatabaseKind.allCases)
+    func statementAfterSchemaChange(kind: TestDatabaseKind) async throws {
+        try await withTestDatabase(kind) { test in
+            // One connection throughout, so the second run meets the statement the first one prepared.
+            let columns = try await test.database.withConnection { connection -> [[String]] in
+                _ = try connection.run("CREATE TABLE s (k TEXT PRIMARY KEY)", [])
+                _ = try connection.run("INSERT INTO s (k) VALUES ($1)", [.text("a")])
+                let before = try connection.query("SELECT * FROM s WHERE k = $1", [.text("a")])
+                _ = try connection.run("ALTER TABLE s ADD COLUMN extra TEXT", [])
+                let after = try connection.query("SELECT * FROM s WHERE k = $1", [.text("a")])
+                return [before, after].map { $0.first?.columns ?? [] }
+            }
+            #expect(columns == [["k"], ["k", "extra"]])
+        }
+    }
+
+    @Test("more distinct statements than a connection keeps prepared still run", arguments: TestDatabaseKind.allCases)
+    func manyDistinctStatements(kind: TestDatabaseKind) async throws {
+        try await withTestDatabase(kind) { test in
+            let sums = try await test.database.withConnection { connection in
+                try (0..<260).map { n in
+                    try connection.query("SELECT CAST($1 AS BIGINT) + \(n) AS n", [.integer(1)]).first?.optionalInt64("n")
+                }
+            }
+            #expect(sums == (0..<260).map { Int64($0 + 1) })
+        }
+    }
+
     @Test("a thrown error rolls the transaction back", arguments: TestDatabaseKind.allCases)
     func rollback(kind: TestDatabaseKind) async throws {
         struct Abort: Error {}

@@ -254,15 +254,26 @@ struct StoreTests {
             await #expect(throws: LeaseLost.self) { try await queue.release(slow) }
             await #expect(throws: LeaseLost.self) { try await queue.saveReply(slow, reply: "stale", remembered: true) }
             await #expect(throws: LeaseLost.self) { try await queue.markPosted(slow, ts: "1.1") }
-            await #expect(throws: LeaseLost.self) { try await queue.finish(slow, postedTS: "1.1") { _ in } }
+            let exchange = { (answer: String) in
+                ChatExchange(tenantID: "T1", channelID: "C1", threadTS: "9.9", question: "q?", answer: answer, at: clock.now)
+            }
+            await #expect(throws: LeaseLost.self) { try await queue.finish(slow, postedTS: "1.1", remembering: nil) }
+            await #expect(throws: LeaseLost.self) { try await queue.finish(slow, postedTS: "1.1", remembering: exchange("stale")) }
             #expect(try await queue.renew([slow], lease: 15) == [slow.id])
             // None of that touched the job: the new holder's lease and progress stand.
             #expect(try await queue.claim(limit: 1, lease: 15).isEmpty)
             try await queue.saveReply(taker, reply: "fresh", remembered: false)
             #expect(try await queue.renew([taker], lease: 15).isEmpty)
-            try await queue.finish(taker, postedTS: "2.2") { _ in }
+            try await queue.finish(taker, postedTS: "2.2", remembering: exchange("fresh"))
             let row = try #require(try await test.database.queryFirst("SELECT status, reply, posted_ts FROM jobs"))
             #expect(try row.string("status") == "done" && row.optionalString("reply") == "fresh" && row.optionalString("posted_ts") == "2.2")
+            // Only the holder's finish kept the exchange, question first.
+            let turns = try await ChatMemory(database: test.database)
+                .recent(tenantID: "T1", channelID: "C1", threadTS: "9.9", maxTurns: 10, maxCharacters: 1000)
+            #expect(turns == [ChatTurn(role: .user, content: "q?"), ChatTurn(role: .assistant, content: "fresh")])
+            // Finished is finished: no second finish, and no second pair of turns.
+            await #expect(throws: LeaseLost.self) { try await queue.finish(taker, postedTS: "2.2", remembering: exchange("again")) }
+            #expect(try await test.database.queryFirst("SELECT COUNT(*) AS n FROM chat_memory")?.int("n") == 2)
         }
     }
 

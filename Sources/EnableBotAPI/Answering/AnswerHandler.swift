@@ -320,17 +320,11 @@ struct AnswerHandler: Sendable {
 
     /// Done, the message's `ts`, and the question and answer as two turns of the thread's memory: one commit.
     private func finishAnswered(_ job: AnswerJob, stored: Job, postedTS: String?, question: String, text: String, remember: Bool) async throws {
-        let remembered = remember ? job.memoryThreadTS : nil
-        let at = now()
+        let exchange = (remember ? job.memoryThreadTS : nil).map { thread in
+            ChatExchange(tenantID: job.tenantID, channelID: job.channelID, threadTS: thread, question: question, answer: text, at: now())
+        }
         do {
-            try await stores.jobs.finish(stored, postedTS: postedTS) { connection in
-                if let thread = remembered {
-                    try ChatMemory.appendExchange(
-                        on: connection, tenantID: job.tenantID, channelID: job.channelID, threadTS: thread,
-                        question: question, answer: text, at: at
-                    )
-                }
-            }
+            try await stores.jobs.finish(stored, postedTS: postedTS, remembering: exchange)
         } catch let error as LeaseLost {
             throw error
         } catch {

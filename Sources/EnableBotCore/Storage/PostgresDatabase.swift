@@ -36,9 +36,17 @@ public final class PostgresDatabase: Database {
 
 /// Owns one `PGconn*`. A connection found dropped is reset before use; a statement that fails because the
 /// connection dropped is retried once on a fresh connection when that cannot apply it twice (see `run`).
+///
+/// Statements with parameters are prepared once per connection and then only executed: the app runs the same few
+/// dozen statements over and over, and parsing and planning each one anew was most of the server's CPU per answer.
 final class PostgresConnection: SQLConnection {
     private var handle: OpaquePointer?
     private let logger: Logger
+    /// The statements prepared on this session, by their text.
+    private var prepared: [String: String] = [:]
+    private var preparedCount = 0
+    /// Past this many, further statements run unprepared (the app's own are far fewer; this bounds the server's memory).
+    static let maxPrepared = 200
 
     init(url: String, logger: Logger) throws {
         self.logger = logger
@@ -98,6 +106,7 @@ final class PostgresConnection: SQLConnection {
     }
 
     private func reset(_ handle: OpaquePointer) throws {
+        prepared = [:]  // A new session knows none of them.
         PQreset(handle)
         guard PQstatus(handle) == CONNECTION_OK else {
             throw DatabaseError(.connection, Self.firstLine(String(cString: PQerrorMessage(handle))))
@@ -105,7 +114,7 @@ final class PostgresConnection: SQLConnection {
         PQsetNoticeProcessor(handle, { _, _ in }, nil)
     }
 
-    private func execute(_ sql: String, _ binds: [SQLValue], handle: OpaquePointer) throws -> SQLResult {
+    private func execute(_ sql: String, _ binds: [SQLValue], handle: OpaquePointer, preparedAgain: Bool = false) throws -> SQLResult {
         try SQLValue.rejectingNUL(binds)
         let texts: [String?] = binds.map { value in
             switch value {
@@ -117,9 +126,14 @@ final class PostgresConnection: SQLConnection {
         }
         let cStrings = texts.map { $0.map { strdup($0) } ?? nil }
         defer { cStrings.forEach { free($0) } }
+        let name = binds.isEmpty ? nil : try preparedName(for: sql, handle: handle)
         let result: OpaquePointer? = cStrings.withUnsafeBufferPointer { buffer in
             buffer.withMemoryRebound(to: UnsafePointer<CChar>?.self) { params in
-                PQexecParams(handle, sql, Int32(binds.count), nil, params.baseAddress, nil, nil, 0)
+                if let name {
+                    PQexecPrepared(handle, name, Int32(binds.count), params.baseAddress, nil, nil, 0)
+                } else {
+                    PQexecParams(handle, sql, Int32(binds.count), nil, params.baseAddress, nil, nil, 0)
+                }
             }
         }
         defer { PQclear(result) }
@@ -130,8 +144,36 @@ final class PostgresConnection: SQLConnection {
         case PGRES_TUPLES_OK, PGRES_COMMAND_OK:
             return SQLResult(rows: Self.rows(of: result), affectedRows: Int(String(cString: PQcmdTuples(result))) ?? 0)
         default:
-            throw error(result: result, handle: handle)
+            let failure = error(result: result, handle: handle)
+            if let name, !preparedAgain, Self.invalidatesPrepared(result) {
+                // The schema changed under the prepared statement (a column added to a table it reads) or the session
+                // lost it: forget it; outside a transaction, prepare it afresh and run it once more.
+                prepared[sql] = nil
+                _ = PQclear(PQexec(handle, "DEALLOCATE \(name)"))
+                if PQtransactionStatus(handle) == PQTRANS_IDLE { return try execute(sql, binds, handle: handle, preparedAgain: true) }
+            }
+            throw failure
         }
+    }
+
+    /// The name `sql` is prepared under on this session (prepared now if new), or nil once `maxPrepared` are.
+    private func preparedName(for sql: String, handle: OpaquePointer) throws -> String? {
+        if let name = prepared[sql] { return name }
+        guard prepared.count < Self.maxPrepared else { return nil }
+        preparedCount += 1
+        let name = "enablebot_\(preparedCount)"
+        let result = PQprepare(handle, name, sql, 0, nil)
+        defer { PQclear(result) }
+        guard let result else { throw DatabaseError(.connection, Self.firstLine(String(cString: PQerrorMessage(handle)))) }
+        guard PQresultStatus(result) == PGRES_COMMAND_OK else { throw error(result: result, handle: handle) }
+        prepared[sql] = name
+        return name
+    }
+
+    /// "cached plan must not change result type" (0A000) and "prepared statement does not exist" (26000).
+    private static func invalidatesPrepared(_ result: OpaquePointer) -> Bool {
+        let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
+        return state == "0A000" || state == "26000"
     }
 
     private func error(result: OpaquePointer, handle: OpaquePointer) -> DatabaseError {

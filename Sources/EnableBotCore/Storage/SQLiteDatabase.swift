@@ -146,13 +146,18 @@ final class SQLiteConnection: SQLConnection {
             }
             guard code == SQLITE_OK else { throw error(code: code, handle: handle) }
         }
-        let columnCount = Int(sqlite3_column_count(statement))
-        let columns = (0..<columnCount).map { String(cString: sqlite3_column_name(statement, Int32($0))) }
+        var columns: [String] = []
+        var columnCount = 0
         var rows: [SQLRow] = []
         while true {
             let code = sqlite3_step(statement)
             if code == SQLITE_DONE { break }
             guard code == SQLITE_ROW else { throw error(code: code, handle: handle) }
+            if rows.isEmpty {
+                // Read after the first step: a cached statement whose table changed shape is compiled afresh there.
+                columnCount = Int(sqlite3_column_count(statement))
+                columns = (0..<columnCount).map { String(cString: sqlite3_column_name(statement, Int32($0))) }
+            }
             var values: [SQLValue] = []
             values.reserveCapacity(columnCount)
             for column in 0..<Int32(columnCount) {

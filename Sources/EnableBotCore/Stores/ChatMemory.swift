@@ -16,6 +16,28 @@ public struct ChatTurn: Sendable, Equatable {
     }
 }
 
+/// A question and its answer, to be kept as two turns of their thread.
+public struct ChatExchange: Sendable {
+    public var tenantID: String
+    public var channelID: String
+    public var threadTS: String
+    public var question: String
+    public var answer: String
+    public var at: Date
+
+    public init(tenantID: String, channelID: String, threadTS: String, question: String, answer: String, at: Date) {
+        self.tenantID = tenantID
+        self.channelID = channelID
+        self.threadTS = threadTS
+        self.question = question
+        self.answer = answer
+        self.at = at
+    }
+
+    /// $1 tenant, $2 channel, $3 thread, $4 question, $5 answer, $6 time.
+    var binds: [SQLValue] { [.text(tenantID), .text(channelID), .text(threadTS), .text(question), .text(answer), .from(at)] }
+}
+
 /// The earlier turns of each thread, per tenant, channel and thread, kept by EnableBot itself
 /// (rebuilding them from `conversations.replies` would run into Slack's rate limits).
 public struct ChatMemory: Sendable {
@@ -38,16 +60,13 @@ public struct ChatMemory: Sendable {
     }
 
     /// A question and its answer in one statement, inside a caller's transaction (the job's completion).
-    public static func appendExchange(
-        on connection: any SQLConnection, tenantID: String, channelID: String, threadTS: String,
-        question: String, answer: String, at: Date
-    ) throws {
+    public static func appendExchange(on connection: any SQLConnection, _ exchange: ChatExchange) throws {
         try connection.query(
             """
             INSERT INTO chat_memory (tenant_id, channel_id, thread_ts, role, content, created_at)
             VALUES ($1, $2, $3, 'user', $4, $6), ($1, $2, $3, 'assistant', $5, $6)
             """,
-            [.text(tenantID), .text(channelID), .text(threadTS), .text(question), .text(answer), .from(at)]
+            exchange.binds
         )
     }
 

@@ -136,24 +136,42 @@ public struct JobQueue: Sendable {
         ))
     }
 
-    /// Finishes an answered job in one transaction: done, with the `ts` of its posted reply, and `also` (the chat
-    /// memory turns) written with it, so an answer costs one commit after the post. Throws `LeaseLost` (and writes
-    /// nothing) when the lease is no longer `job`'s.
-    public func finish(_ job: Job, postedTS: String?, also: @escaping @Sendable (any SQLConnection) throws -> Void) async throws {
-        let at = now()
+    /// Finishes an answered job: done, with the `ts` of its posted reply, and the question and answer kept as the
+    /// thread's memory when `exchange` is given, all or nothing, so an answer costs one commit after the post. Throws
+    /// `LeaseLost` (and writes nothing) when the lease is no longer `job`'s.
+    public func finish(_ job: Job, postedTS: String?, remembering exchange: ChatExchange?) async throws {
+        let done: [SQLValue] = [.integer(job.id), .text(job.leaseToken), .from(postedTS), .from(now())]
+        guard let exchange else {
+            try expectOwned(job, try await database.run(Self.finishSQL, done))
+            return
+        }
+        if database.dialect == .postgres {
+            // One statement instead of a transaction of four (each a round trip to the server): the turns are
+            // written only by the UPDATE that found the job still ours.
+            let result = try await database.run(Self.finishRememberingSQLPostgres, done + exchange.binds)
+            guard result.affectedRows == 2 else { throw LeaseLost(jobID: job.id) }
+            return
+        }
         try await database.transaction { connection in
-            let updated = try connection.run(
-                """
-                UPDATE jobs SET status = 'done', posted_ts = COALESCE($3, posted_ts), locked_until = NULL, lease_token = NULL,
-                    last_error = NULL, updated_at = $4
-                WHERE id = $1 AND lease_token = $2 AND status = 'queued'
-                """,
-                [.integer(job.id), .text(job.leaseToken), .from(postedTS), .from(at)]
-            )
-            guard updated.affectedRows == 1 else { throw LeaseLost(jobID: job.id) }
-            try also(connection)
+            guard try connection.run(Self.finishSQL, done).affectedRows == 1 else { throw LeaseLost(jobID: job.id) }
+            try ChatMemory.appendExchange(on: connection, exchange)
         }
     }
+
+    private static let finishSQL = """
+        UPDATE jobs SET status = 'done', posted_ts = COALESCE($3, posted_ts), locked_until = NULL, lease_token = NULL,
+            last_error = NULL, updated_at = $4
+        WHERE id = $1 AND lease_token = $2 AND status = 'queued'
+        """
+
+    /// `finishSQL`, then `ChatMemory.appendExchange`'s two turns ($5 to $10) from the one row it updated.
+    private static let finishRememberingSQLPostgres = """
+        WITH done AS (\(finishSQL) RETURNING id)
+        INSERT INTO chat_memory (tenant_id, channel_id, thread_ts, role, content, created_at)
+        SELECT CAST($5 AS TEXT), CAST($6 AS TEXT), CAST($7 AS TEXT), turn.role, turn.content, CAST($10 AS BIGINT)
+        FROM done, (VALUES (1, 'user', CAST($8 AS TEXT)), (2, 'assistant', CAST($9 AS TEXT))) AS turn (n, role, content)
+        ORDER BY turn.n
+        """
 
     /// Records a failed attempt: the job runs again after `retryAfter`, or is marked dead once out of attempts.
     /// Returns the status it is left in; throws `LeaseLost` when the lease is no longer `job`'s.
