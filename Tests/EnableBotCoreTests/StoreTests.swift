@@ -371,9 +371,11 @@ struct StoreTests {
         try await withTestDatabase(kind) { test in
             let events = ProcessedEvents(database: test.database)
             _ = try await events.claimAndEnqueue(eventID: "EvOld", tenantID: "T1", kind: "event", payload: "{\"n\":0}")
+            // Payloads with what array and JSON syntax care about: quotes, backslashes, braces, commas, NULL, Unicode.
+            let payload = { (index: Int) in "{\"n\":\(index)}" + (index % 10 == 3 ? " \"q\" \\ {a,b} NULL é 🚀 \\\"" : "") }
             let batch = (0..<300).map { index in
                 EventClaim(eventID: index % 150 == 7 ? "EvOld" : "Ev\(index % 150)", tenantID: "T\(index % 3)", kind: "event",
-                           payload: "{\"n\":\(index)}")
+                           payload: payload(index))
             }
             let ids = try await events.claimAndEnqueue(batch)
             #expect(ids.count == 300)
@@ -383,7 +385,13 @@ struct StoreTests {
             let stored = try await test.database.query("SELECT tenant_id, payload FROM jobs ORDER BY id")
             #expect(stored.count == 150)
             // Each job carries its own claim's tenant and payload, in the batch's order.
-            #expect(try stored.dropFirst().map { try $0.string("payload") } == (0..<150).filter { $0 != 7 }.map { "{\"n\":\($0)}" })
+            #expect(try stored.dropFirst().map { try $0.string("payload") } == (0..<150).filter { $0 != 7 }.map(payload))
+            // And each id handed back is its own claim's job.
+            for index in [0, 3, 8, 149] {
+                let id = try #require(ids[index])
+                let row = try await test.database.queryFirst("SELECT payload FROM jobs WHERE id = $1", [.integer(id)])
+                #expect(row?.optionalString("payload") == payload(index))
+            }
             #expect(try stored[1].string("tenant_id") == "T0" && stored[2].string("tenant_id") == "T1")
             #expect(try await events.contains("Ev149"))
         }

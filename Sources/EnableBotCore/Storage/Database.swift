@@ -1,6 +1,7 @@
 import Logging
 
-/// Which SQL the driver speaks. Stores write one statement for both; only migrations look at this.
+/// Which SQL the driver speaks. Stores write one statement for both where they can, and one each only where a
+/// PostgreSQL statement saves round trips or locks that SQLite does not pay for (and in migrations).
 public enum SQLDialect: String, Sendable {
     case sqlite
     case postgres
@@ -20,6 +21,7 @@ public struct SQLResult: Sendable {
 /// A connection borrowed for the duration of `Database.withConnection` or `Database.transaction`. Its methods
 /// block, so they are only ever called on the database's own thread pool.
 public protocol SQLConnection: AnyObject {
+    var dialect: SQLDialect { get }
     /// Statements use `$1, $2, …` placeholders on both databases; values are always bound, never spliced in.
     func run(_ sql: String, _ binds: [SQLValue]) throws -> SQLResult
     /// Runs `body` inside BEGIN … COMMIT on this connection; any thrown error rolls back.

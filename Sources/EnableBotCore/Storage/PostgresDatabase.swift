@@ -40,6 +40,7 @@ public final class PostgresDatabase: Database {
 /// Statements with parameters are prepared once per connection and then only executed: the app runs the same few
 /// dozen statements over and over, and parsing and planning each one anew was most of the server's CPU per answer.
 final class PostgresConnection: SQLConnection {
+    let dialect = SQLDialect.postgres
     private var handle: OpaquePointer?
     private let logger: Logger
     /// The statements prepared on this session, by their text.

@@ -95,3 +95,23 @@ public struct SQLRow: Sendable {
 
     public func optionalDate(_ column: String) -> Date? { optionalInt64(column).map(Date.init(epochMilliseconds:)) }
 }
+
+/// PostgreSQL's text form of an array, for passing a batch as one parameter (`CAST($1 AS TEXT[])`).
+public enum PostgresArray {
+    /// `{"a","b \"quoted\""}`: every element quoted, `"` and `\` escaped with a backslash.
+    public static func text(_ elements: [String]) -> String {
+        var bytes: [UInt8] = [UInt8(ascii: "{")]
+        bytes.reserveCapacity(2 + elements.reduce(0) { $0 + $1.utf8.count + 3 })
+        for (index, element) in elements.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            bytes.append(UInt8(ascii: "\""))
+            for byte in element.utf8 {
+                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { bytes.append(UInt8(ascii: "\\")) }
+                bytes.append(byte)
+            }
+            bytes.append(UInt8(ascii: "\""))
+        }
+        bytes.append(UInt8(ascii: "}"))
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

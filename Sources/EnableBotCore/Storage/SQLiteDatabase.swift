@@ -81,6 +81,7 @@ public final class SQLiteDatabase: Database {
 
 /// Owns one `sqlite3*` handle and a cache of prepared statements. Used by one thread at a time.
 final class SQLiteConnection: SQLConnection {
+    let dialect = SQLDialect.sqlite
     private var handle: OpaquePointer?
     private var statements: [String: OpaquePointer] = [:]
 

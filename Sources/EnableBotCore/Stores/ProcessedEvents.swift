@@ -60,8 +60,10 @@ public struct ProcessedEvents: Sendable {
     }
 
     /// One statement claims the whole batch, so a batch of Slack's retries (all claimed before) costs one round trip
-    /// instead of one per event; each event claimed now gets its job.
+    /// instead of one per event; each event claimed now gets its job (on PostgreSQL in that same statement, on SQLite,
+    /// where a statement costs no round trip, one insert each).
     private static func claimAndEnqueue(_ claims: [EventClaim], at: Date, on connection: any SQLConnection) throws -> [Int64?] {
+        if connection.dialect == .postgres { return try claimAndEnqueuePostgres(claims, at: at, on: connection) }
         var rows: [String] = []
         rows.reserveCapacity(claims.count)
         var binds: [SQLValue] = [.from(at)]
@@ -86,6 +88,50 @@ public struct ProcessedEvents: Sendable {
             )
         }
     }
+
+    /// The batch travels as arrays, so the statement is the same for every batch size (prepared once per connection).
+    /// Its rows: the positions in the batch that got a job (`position`, the first occurrence of each event claimed
+    /// now), and the new jobs' ids (`id`), which the sequence hands out in the order the jobs are inserted: by position.
+    private static func claimAndEnqueuePostgres(_ claims: [EventClaim], at: Date, on connection: any SQLConnection) throws -> [Int64?] {
+        let rows = try connection.query(claimSQLPostgres, [
+            .from(at),
+            .text(PostgresArray.text(claims.map(\.eventID))),
+            .text(PostgresArray.text(claims.map(\.tenantID))),
+            .text(PostgresArray.text(claims.map(\.kind))),
+            .text(PostgresArray.text(claims.map(\.payload))),
+            .text(PostgresArray.text(claims.map { String($0.maxAttempts) })),
+        ])
+        var positions: [Int] = []
+        var ids: [Int64] = []
+        for row in rows {
+            if let id = row.optionalInt64("id") { ids.append(id) } else { positions.append(try row.int("position")) }
+        }
+        guard positions.count == ids.count else { throw DatabaseError(.query, "claimed \(positions.count) events but queued \(ids.count) jobs") }
+        var results = [Int64?](repeating: nil, count: claims.count)
+        for (position, id) in zip(positions.sorted(), ids.sorted()) where (1...claims.count).contains(position) {
+            results[position - 1] = id
+        }
+        return results
+    }
+
+    static let claimSQLPostgres = """
+        WITH batch AS (
+            SELECT * FROM unnest(CAST($2 AS TEXT[]), CAST($3 AS TEXT[]), CAST($4 AS TEXT[]), CAST($5 AS TEXT[]),
+                CAST($6 AS INT[])) WITH ORDINALITY AS b (event_id, tenant_id, kind, payload, max_attempts, position)
+        ), claimed AS (
+            INSERT INTO processed_events (event_id, tenant_id, received_at)
+            SELECT event_id, tenant_id, $1 FROM batch ORDER BY position
+            ON CONFLICT (event_id) DO NOTHING RETURNING event_id
+        ), first AS (
+            SELECT DISTINCT ON (event_id) batch.* FROM batch JOIN claimed USING (event_id) ORDER BY event_id, position
+        ), queued AS (
+            INSERT INTO jobs (kind, tenant_id, payload, status, attempts, max_attempts, run_at, created_at, updated_at)
+            SELECT kind, tenant_id, payload, 'queued', 0, max_attempts, $1, $1, $1 FROM first ORDER BY position
+            RETURNING id
+        )
+        SELECT CAST(position AS BIGINT) AS position, CAST(NULL AS BIGINT) AS id FROM first
+        UNION ALL SELECT NULL, id FROM queued
+        """
 
     public func contains(_ eventID: String) async throws -> Bool {
         try await database.queryFirst("SELECT event_id FROM processed_events WHERE event_id = $1", [.text(eventID)]) != nil
