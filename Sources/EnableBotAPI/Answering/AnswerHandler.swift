@@ -47,13 +47,15 @@ struct AnswerHandler: Sendable {
         log[metadataKey: "tenant_id"] = "\(job.tenantID)"
         log[metadataKey: "user_id"] = "\(job.userID)"
         log[metadataKey: "event_id"] = "\(job.eventID)"
-        guard let installation = try await stores.installations.find(tenantID: job.tenantID),
-              installation.status == .active else {
+        // The installation and its tokens in one read: nearly every job needs both.
+        guard let tenant = try await stores.installations.findWithTokens(tenantID: job.tenantID),
+              tenant.installation.status == .active else {
             Counter(label: "slack_events_ignored_total", dimensions: [("reason", "inactive_team")]).increment()
             log.info("tenant inactive or gone; not answering")
             try await stores.jobs.complete(stored)
             return
         }
+        let installation = tenant.installation
         let question = Prompt.question(from: job.text, botUserID: installation.botUserID, limit: budget.maxMessageCharacters)
         if let reply = stored.reply {
             // A retry after the reply was decided: no second model call, no second admission, and no second
@@ -66,13 +68,13 @@ struct AnswerHandler: Sendable {
             log.info("carrying on with the reply decided by an earlier attempt", metadata: ["posted": "\(stored.postedTS != nil)"])
             if let ts = stored.postedTS, limits.streaming, job.command == nil {
                 // The message may be a stream the earlier attempt left open, or missing its last words.
-                guard try await endEarlierMessage(job, ts: ts, text: reply, installation: installation, log: log) else {
+                guard try await endEarlierMessage(job, ts: ts, text: reply, tenant: tenant, log: log) else {
                     try await stores.jobs.complete(stored)
                     return
                 }
             }
             try await postAndFinish(job, stored: stored, question: question, text: reply, remember: stored.replyRemembered,
-                                    installation: installation, log: log)
+                                    tenant: tenant, log: log)
             return
         }
         if let ts = stored.postedTS {
@@ -83,7 +85,7 @@ struct AnswerHandler: Sendable {
             let answer = try await callModel(request(for: job, installation: installation, question: question, history: history(job)),
                                              job: job, question: question, log: log, onText: nil)
             try await stores.jobs.saveReply(stored, reply: answer.text, remembered: answer.remember)
-            guard try await endEarlierMessage(job, ts: ts, text: answer.text, installation: installation, log: log) else {
+            guard try await endEarlierMessage(job, ts: ts, text: answer.text, tenant: tenant, log: log) else {
                 try await stores.jobs.complete(stored)
                 return
             }
@@ -118,17 +120,17 @@ struct AnswerHandler: Sendable {
         if question.isEmpty {
             try await stores.jobs.saveReply(stored, reply: Prompt.emptyQuestion, remembered: false)
             try await postAndFinish(job, stored: stored, question: question, text: Prompt.emptyQuestion, remember: false,
-                                    installation: installation, log: log)
+                                    tenant: tenant, log: log)
             return
         }
         let history = try await history(job)
-        let assistantThread = try await assistantThread(job, question: question, isFirstQuestion: history.isEmpty, log: log)
+        let assistantThread = try await assistantThread(job, tenant: tenant, question: question, isFirstQuestion: history.isEmpty, log: log)
         var request = request(for: job, installation: installation, question: question, history: history)
         if let channel = assistantThread?.context.channelID {
             request.messages[0].content += "\n\n" + Prompt.viewingChannel(channel)
         }
         if limits.streaming, job.command == nil {
-            try await streamAnswer(job, stored: stored, question: question, request: request, installation: installation, log: log)
+            try await streamAnswer(job, stored: stored, question: question, request: request, tenant: tenant, log: log)
             return
         }
         let answer = try await callModel(request, job: job, question: question, log: log, onText: nil)
@@ -136,16 +138,18 @@ struct AnswerHandler: Sendable {
         // (and possibly differing in) a second model call.
         try await stores.jobs.saveReply(stored, reply: answer.text, remembered: answer.remember)
         try await postAndFinish(job, stored: stored, question: question, text: answer.text, remember: answer.remember,
-                                installation: installation, log: log)
+                                tenant: tenant, log: log)
     }
 
     /// For a message in one of Slack's assistant threads (a DM thread that began with `assistant_thread_started`):
     /// shows "is thinking…" at once and names the thread after its first question. Nil for any other message.
     /// Neither call is needed for the answer, so their failures are only logged.
-    private func assistantThread(_ job: AnswerJob, question: String, isFirstQuestion: Bool, log: Logger) async throws -> AssistantThreadRecord? {
+    private func assistantThread(
+        _ job: AnswerJob, tenant: InstallationWithTokens, question: String, isFirstQuestion: Bool, log: Logger
+    ) async throws -> AssistantThreadRecord? {
         guard job.command == nil, job.channelID.hasPrefix("D"), let thread = job.replyThreadTS,
               let record = try await stores.assistantThreads.find(tenantID: job.tenantID, channelID: job.channelID, threadTS: thread),
-              let token = try await botToken(job, log: log) else { return nil }
+              let token = try await botToken(job, stored: tenant.tokens, log: log) else { return nil }
         do {
             try await slack.assistantSetStatus(channel: job.channelID, threadTS: thread, status: Prompt.thinkingStatus, token: token)
             if isFirstQuestion {
@@ -230,13 +234,13 @@ struct AnswerHandler: Sendable {
     /// The answer shown while the model writes it (`LiveReply`), then finished like any other: the reply kept with
     /// the job, the message ended, the job done with the message's ts and the thread's memory.
     private func streamAnswer(
-        _ job: AnswerJob, stored: Job, question: String, request: LLMRequest, installation: Installation, log: Logger
+        _ job: AnswerJob, stored: Job, question: String, request: LLMRequest, tenant: InstallationWithTokens, log: Logger
     ) async throws {
-        guard let token = try await botToken(job, log: log) else {
+        guard let token = try await botToken(job, stored: tenant.tokens, log: log) else {
             try await stores.jobs.complete(stored)
             return
         }
-        let live = LiveReply(slack: slack, target: target(job, installation: installation, token: token), streaming: true, log: log) { ts in
+        let live = LiveReply(slack: slack, target: target(job, installation: tenant.installation, token: token), streaming: true, log: log) { ts in
             try await stores.jobs.markPosted(stored, ts: ts)
         }
         let pending = PendingText()
@@ -265,7 +269,7 @@ struct AnswerHandler: Sendable {
         guard let postedTS = try await live.finish(text: answer.text) else {
             // Nothing could be shown while the model wrote: the reply goes out as a whole, as without streaming.
             try await postAndFinish(job, stored: stored, question: question, text: answer.text, remember: answer.remember,
-                                    installation: installation, log: log, token: token)
+                                    tenant: tenant, log: log, token: token)
             return
         }
         Counter(label: "slack_replies_total").increment()
@@ -282,17 +286,17 @@ struct AnswerHandler: Sendable {
 
     /// Ends the message an earlier attempt posted or streamed with `text` (`LiveReply.replaceFinal`). False when
     /// there is no token to do it with (logged and audited).
-    private func endEarlierMessage(_ job: AnswerJob, ts: String, text: String, installation: Installation, log: Logger) async throws -> Bool {
-        guard let token = try await botToken(job, log: log) else { return false }
-        let live = LiveReply(slack: slack, target: target(job, installation: installation, token: token), streaming: true, log: log) { _ in }
+    private func endEarlierMessage(_ job: AnswerJob, ts: String, text: String, tenant: InstallationWithTokens, log: Logger) async throws -> Bool {
+        guard let token = try await botToken(job, stored: tenant.tokens, log: log) else { return false }
+        let live = LiveReply(slack: slack, target: target(job, installation: tenant.installation, token: token), streaming: true, log: log) { _ in }
         try await live.replaceFinal(ts: ts, text: text)
         return true
     }
 
     /// The workspace's bot token, or nil when there is none to be had (logged and audited: retrying would not help).
-    private func botToken(_ job: AnswerJob, log: Logger) async throws -> String? {
+    private func botToken(_ job: AnswerJob, stored: Result<InstallationTokens, any Error>, log: Logger) async throws -> String? {
         do {
-            return try await tokens.botToken(tenantID: job.tenantID)
+            return try await tokens.botToken(tenantID: job.tenantID, stored: stored)
         } catch let error as BotTokenUnavailable {
             log.error("cannot reply: \(error.reason)")
             try? await stores.auditLog.record(tenantID: job.tenantID, actor: "system", action: "slack_error", detail: error.reason)
@@ -303,13 +307,13 @@ struct AnswerHandler: Sendable {
     /// Posts the reply (unless an earlier attempt did) and finishes the job in one commit: done, the message's `ts`,
     /// and the question and answer as two turns of the thread's memory.
     private func postAndFinish(
-        _ job: AnswerJob, stored: Job, question: String, text: String, remember: Bool, installation: Installation, log: Logger,
+        _ job: AnswerJob, stored: Job, question: String, text: String, remember: Bool, tenant: InstallationWithTokens, log: Logger,
         token: String? = nil
     ) async throws {
         var postedTS = stored.postedTS
         if postedTS == nil {
             let parts = Self.messageParts(job, question: question, text: text)
-            guard let posted = try await post(job, parts: parts, log: log, token: token) else {
+            guard let posted = try await post(job, parts: parts, tokens: tenant.tokens, log: log, token: token) else {
                 try await stores.jobs.complete(stored)  // Slack refused it for good: logged and audited.
                 return
             }
@@ -384,9 +388,11 @@ struct AnswerHandler: Sendable {
     /// is dropped and the job finishes with the first part's ts, so no retry posts any part a second time. A reply
     /// is thus posted at most once per part, possibly cut short; progress per part is not stored. Parts go where
     /// the first one goes (`replyThreadTS`: the thread, or top level for a DM or a command), one after the other.
-    private func post(_ job: AnswerJob, parts: [String], log: Logger, token known: String? = nil) async throws -> String?? {
-        // The streaming path fetched the token already (a database read and a decryption each time).
-        guard let token = try await (known != nil ? known : botToken(job, log: log)) else { return nil }
+    private func post(
+        _ job: AnswerJob, parts: [String], tokens stored: Result<InstallationTokens, any Error>, log: Logger, token known: String? = nil
+    ) async throws -> String?? {
+        // The streaming path fetched the token already (a decryption each time).
+        guard let token = try await (known != nil ? known : botToken(job, stored: stored, log: log)) else { return nil }
         let first: String?
         do {
             first = try await slack.postMessage(channel: job.channelID, text: parts[0], threadTS: job.replyThreadTS, token: token).ts

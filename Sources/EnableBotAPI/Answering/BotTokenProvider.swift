@@ -43,9 +43,12 @@ actor BotTokenProvider {
         self.logger = logger
     }
 
-    func botToken(tenantID: String) async throws -> String {
+    /// The tenant's bot token, refreshed first when it is about to expire. `stored`: the tokens the caller read
+    /// already (with the installation), instead of reading them again.
+    func botToken(tenantID: String, stored: Result<InstallationTokens, any Error>? = nil) async throws -> String {
         if let inFlight = refreshing[tenantID] { return try await inFlight.value }
-        guard let tokens = try await installations.tokens(tenantID: tenantID), let bot = tokens.botToken else {
+        let found = if let stored { try stored.get() } else { try await installations.tokens(tenantID: tenantID) }
+        guard let tokens = found, let bot = tokens.botToken else {
             throw BotTokenUnavailable(tenantID: tenantID, reason: "the installation has no bot token")
         }
         guard let expiresAt = tokens.expiresAt, tokens.refreshToken != nil,

@@ -75,6 +75,19 @@ public struct InstallationStore: Sendable {
             .map(Self.installation)
     }
 
+    /// The installation and its tokens in one read, for the job worker, which needs both for nearly every job. The
+    /// tokens fail on their own (`CipherError`) when a ciphertext does not open with the known keys.
+    public func findWithTokens(tenantID: String) async throws -> InstallationWithTokens? {
+        guard let row = try await database.queryFirst(
+            """
+            SELECT \(Self.columns), bot_token_ciphertext, user_token_ciphertext, refresh_token_ciphertext
+            FROM installations WHERE tenant_id = $1
+            """,
+            [.text(tenantID)]
+        ) else { return nil }
+        return InstallationWithTokens(installation: try Self.installation(row), tokens: Result { try tokens(row, tenantID) })
+    }
+
     /// Opens the tenant's tokens. Throws `CipherError` when a ciphertext does not open with the known keys.
     public func tokens(tenantID: String) async throws -> InstallationTokens? {
         guard let row = try await database.queryFirst(
@@ -287,6 +300,12 @@ public struct InstallationStore: Sendable {
             updatedAt: try row.date("updated_at")
         )
     }
+}
+
+/// An installation and its opened tokens, as `InstallationStore.findWithTokens` read them.
+public struct InstallationWithTokens: Sendable {
+    public var installation: Installation
+    public var tokens: Result<InstallationTokens, any Error>
 }
 
 /// What `InstallationStore.claimTokenRefresh` found.
