@@ -43,7 +43,7 @@ struct VerificationTokenTests {
             #expect(try job.string("kind") == BotJob.Kind.answer.rawValue)
             #expect(try JobPayload.decode(AnswerJob.self, try job.string("payload")) == AnswerJob(
                 eventID: "EvTOKEN", tenantID: "T1", userID: "U1", channelID: "C1", text: "<@UBOTT1> what is a sliding window?",
-                replyThreadTS: "500.1", memoryThreadTS: "500.1", command: nil))
+                replyThreadTS: "500.1", memoryThreadTS: "500.1", command: nil, opensThread: true))
             // Then answered from that job alone.
             try await harness.run { _ in
                 let replies = await harness.slack.waitForCalls("chat.postMessage")
@@ -87,9 +87,10 @@ struct VerificationTokenTests {
             "", "plain", "quote \" backslash \\ slash /", "lines\n\r\t end", "\u{0}\u{1}\u{8}\u{c}\u{1f}\u{7f}",
             "emoji 🧵 and é, 漢字", "\u{2028}\u{2029}", "<@U1> `code` {\"json\": [1]}",
         ]
-        for text in texts {
+        for (index, text) in texts.enumerated() {
             let job = AnswerJob(eventID: "Ev\(text)", tenantID: "T1", userID: "U1", channelID: "C1", text: text,
-                                replyThreadTS: text.isEmpty ? nil : "1.2", memoryThreadTS: "im", command: text.isEmpty ? nil : "/ask")
+                                replyThreadTS: text.isEmpty ? nil : "1.2", memoryThreadTS: "im", command: text.isEmpty ? nil : "/ask",
+                                opensThread: [nil, true, false][index % 3])
             #expect(try JobPayload.decode(AnswerJob.self, job.jsonPayload) == job)
             #expect(try BotJob(kind: BotJob.Kind.answer.rawValue, payload: job.jsonPayload) == .answer(job))
             #expect(try JobPayload.decode(BotJob.self, job.jsonPayload) == .answer(job))

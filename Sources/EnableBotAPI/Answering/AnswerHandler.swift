@@ -164,9 +164,10 @@ struct AnswerHandler: Sendable {
         return record
     }
 
-    /// The thread's earlier turns, for the model (none for a command).
+    /// The thread's earlier turns, for the model (none for a command, nor for a message that opened its thread).
     private func history(_ job: AnswerJob) async throws -> [ChatTurn] {
-        try await job.memoryThreadTS.asyncMap { thread in
+        if job.opensThread == true { return [] }
+        return try await job.memoryThreadTS.asyncMap { thread in
             try await stores.chatMemory.recent(
                 tenantID: job.tenantID, channelID: job.channelID, threadTS: thread,
                 maxTurns: budget.maxTurns, maxCharacters: budget.maxHistoryCharacters

@@ -14,10 +14,13 @@ struct AnswerJob: Codable, Sendable, Equatable {
     var memoryThreadTS: String?
     /// The slash command that asked, if any: the answer then says who asked what.
     var command: String?
+    /// The message opened its thread (a mention at the top level of a channel): the thread has no earlier turns, so
+    /// the worker does not look for them. Nil (as in jobs stored by earlier versions) looks.
+    var opensThread: Bool? = nil
 
     enum CodingKeys: String, CodingKey {
         case eventID = "event_id", tenantID = "tenant_id", userID = "user_id", channelID = "channel_id", text
-        case replyThreadTS = "reply_thread_ts", memoryThreadTS = "memory_thread_ts", command
+        case replyThreadTS = "reply_thread_ts", memoryThreadTS = "memory_thread_ts", command, opensThread = "opens_thread"
     }
 }
 
@@ -42,7 +45,7 @@ extension AnswerJob {
         } else {
             let thread = event.threadTS ?? ts
             self.init(eventID: eventID, tenantID: tenantID, userID: user, channelID: channel, text: event.text ?? "",
-                      replyThreadTS: thread, memoryThreadTS: thread, command: nil)
+                      replyThreadTS: thread, memoryThreadTS: thread, command: nil, opensThread: event.threadTS == nil ? true : nil)
         }
     }
 }
@@ -61,6 +64,7 @@ extension AnswerJob {
         json.add("reply_thread_ts", replyThreadTS)
         json.add("memory_thread_ts", memoryThreadTS)
         json.add("command", command)
+        if let opensThread { json.add("opens_thread", literal: opensThread ? "true" : "false") }
         return json.finished
     }
 }

@@ -18,7 +18,7 @@ enum LegacyJobUpgrade {
                 try await jobs.rewrite(id, kind: BotJob.Kind.answer.rawValue, payload: job.jsonPayload)
             } else {
                 try await database.query(
-                    "UPDATE jobs SET payload = '{}', status = 'dead', last_error = $2 WHERE id = $1",
+                    "UPDATE jobs SET payload = '{}', status = 'dead', lease_token = NULL, last_error = $2 WHERE id = $1",
                     [.integer(id), .text("a stored Slack event that cannot be answered")]
                 )
                 logger.error("stored event cannot be answered; dropped", metadata: ["job_id": "\(id)"])
