@@ -110,6 +110,17 @@ struct LLMClientTests {
         #expect(Prompt.question(from: "<@UBOT> " + String(repeating: "x", count: 50), botUserID: "UBOT", limit: 10).count == 10)
         // Slack escapes what people type; the model sees what they typed.
         #expect(Prompt.question(from: "<@UBOT> is a &lt; b &amp;&amp; b &gt; c?", botUserID: "UBOT", limit: 100) == "is a < b && b > c?")
+        let cases: [(String, String)] = [
+            ("<@UBOT|a> one <@UBOT|b> two <@UBOT>", "one  two"),
+            ("<@UBOTX> is someone else; <@UBOT|never closed", "<@UBOTX> is someone else; <@UBOT|never closed"),
+            ("&amp;lt; stays an escape once; &lt;@UBOT&gt; was typed, not a mention", "&lt; stays an escape once; <@UBOT> was typed, not a mention"),
+            ("é 🚀 &lt;b&gt; &unknown; & &am", "é 🚀 <b> &unknown; & &am"),
+            ("  \n<@UBOT>\t", ""),
+        ]
+        for (text, question) in cases {
+            #expect(Prompt.question(from: text, botUserID: "UBOT", limit: 100) == question, "\(text)")
+        }
+        #expect(Prompt.question(from: "<@> &lt;", botUserID: "", limit: 100) == "<@> <")
         #expect(Prompt.messages(systemPrompt: "  ", history: [], question: "q").first?.content == Prompt.defaultSystemPrompt)
     }
 }

@@ -484,6 +484,21 @@ struct StoreTests {
         }
     }
 
+    @Test("the usage day is the UTC calendar day, as Foundation's Gregorian calendar counts it")
+    func usageDay() {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        var generator = SystemRandomNumberGenerator()
+        let instants = [0, -1, 86_399, 86_400, 951_782_400, 951_868_799, 951_868_800, 4_107_542_399, 4_107_542_400]
+            + (0..<2_000).map { _ in Int.random(in: -2_000_000_000...13_000_000_000, using: &generator) }
+        for seconds in instants {
+            let date = Date(timeIntervalSince1970: TimeInterval(seconds) + 0.5)
+            let parts = calendar.dateComponents([.year, .month, .day], from: date)
+            let expected = String(format: "%04d-%02d-%02d", parts.year!, parts.month!, parts.day!)
+            #expect(UsageCounters.day(date) == expected, "\(seconds)")
+        }
+    }
+
     @Test("usage counters add up per day", arguments: TestDatabaseKind.allCases)
     func usage(kind: TestDatabaseKind) async throws {
         try await withTestDatabase(kind) { test in
