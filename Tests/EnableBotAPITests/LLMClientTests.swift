@@ -103,6 +103,34 @@ struct LLMClientTests {
         #expect(try await model.complete(longer).text.contains("2 earlier messages"))
     }
 
+    @Test("the request body is the JSON JSONEncoder would write; a whole completion is read as JSONDecoder would")
+    func wholeCompletionJSON() throws {
+        let request = LLMRequest(model: "m\"1", messages: [
+            LLMMessage(role: .system, content: "be \\ kind\n"), LLMMessage(role: .user, content: "é 🚀 \u{1} </script> \"q\""),
+        ])
+        for streaming in [false, true] {
+            let written = try #require(JSONSerialization.jsonObject(with: Data(OpenAIChatClient.body(request, streaming: streaming))) as? NSDictionary)
+            var expected: [String: Any] = [
+                "model": "m\"1",
+                "messages": request.messages.map { ["role": $0.role.rawValue, "content": $0.content] },
+            ]
+            if streaming {
+                expected["stream"] = true
+                expected["stream_options"] = ["include_usage": true]
+            }
+            #expect(written == expected as NSDictionary)
+        }
+        let whole = OpenAIChatClient.decodeWhole
+        let answer = try whole(Array(#"{"id":"x","choices":[{"index":0,"message":{"role":"assistant","content":"Hi \u00e9 \ud83d\ude80"}},{"message":{"content":"second"}}],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}"#.utf8))
+        #expect(answer == LLMCompletion(text: "Hi é 🚀", usage: LLMUsage(promptTokens: 3, completionTokens: 4)))
+        #expect(try whole(Array(#"{"choices":[{"message":{"content":"ok"}}],"usage":{"prompt_tokens":-1}}"#.utf8)).usage == nil)
+        for broken in [#"{"choices":[]}"#, #"{"choices":[{"message":{"content":"   "}}]}"#, #"{"choices":{}}"#, #"{"usage":{}}"#,
+                       #"{"choices":[{"message":{"content":"ok"}}]"#, "not json", #"{"choices":[{"message":{"content":null}}]}"#] {
+            #expect(throws: LLMError.self, "\(broken)") { try whole(Array(broken.utf8)) }
+        }
+        #expect(throws: LLMError.self) { try whole([0x7B, 0xFF, 0x7D]) }
+    }
+
     @Test("mentions of the bot are stripped, others kept; the message is cut to its budget")
     func question() {
         #expect(Prompt.question(from: "<@UBOT> hi <@U2>", botUserID: "UBOT", limit: 100) == "hi <@U2>")

@@ -96,6 +96,15 @@ struct VerificationTokenTests {
             #expect(try JobPayload.decode(BotJob.self, job.jsonPayload) == .answer(job))
             #expect(try JSONSerialization.jsonObject(with: Data(job.jsonPayload.utf8)) is [String: Any])
         }
+        // As strict as JSONDecoder about what the worker needs: each required member there, as text.
+        let complete = #"{"event_id":"E","tenant_id":"T","user_id":"U","channel_id":"C","text":"t""#
+        #expect(try AnswerJob(jsonPayload: complete + #","command":null,"extra":[1,{"a":2}]}"#).command == nil)
+        for broken in [#"{"event_id":"E","tenant_id":"T","user_id":"U","channel_id":"C"}"#, complete + #","text":5}"#,
+                       #"{"event_id":"E","tenant_id":"T","user_id":"U","channel_id":"C","text":7}"#, complete + "}x", "[]",
+                       complete + #","opens_thread":"yes"}"#] {
+            #expect(throws: (any Error).self, "\(broken)") { try AnswerJob(jsonPayload: broken) }
+            #expect(throws: (any Error).self, "\(broken)") { try BotJob(kind: BotJob.Kind.answer.rawValue, payload: broken) }
+        }
         let lifecycle = BotJob.lifecycle(LifecycleJob(eventID: "Ev1", tenantID: "T1", eventType: "app_uninstalled", detail: "gone"))
         #expect(try BotJob(kind: lifecycle.kind.rawValue, payload: lifecycle.payload) == lifecycle)
         #expect(throws: (any Error).self) { try BotJob(kind: "slack.mystery", payload: "{}") }

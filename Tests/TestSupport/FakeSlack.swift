@@ -31,6 +31,8 @@ public final class FakeSlack: Sendable {
         case rateLimited(retryAfter: Int)
         case error(String)
         case status(Int)
+        /// This body as it is, with status 200 (for answers Slack should never give).
+        case raw(String)
         case hang
     }
 
@@ -166,6 +168,8 @@ public final class FakeSlack: Sendable {
             return jsonBody(json(["ok": false, "error": code]))
         case .status(let status):
             return Response(status: .init(code: status))
+        case .raw(let body):
+            return jsonBody(body)
         case .hang:
             try await Task.sleep(for: .seconds(3600))
             return Response(status: .gatewayTimeout)

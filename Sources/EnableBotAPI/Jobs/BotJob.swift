@@ -43,7 +43,7 @@ enum BotJob: Sendable, Equatable, Codable {
     /// The job a stored row holds. Rows written before the payload carried `type` are read by their kind column.
     init(kind: String, payload: String) throws {
         switch Kind(rawValue: kind) {
-        case .answer: self = .answer(try JobPayload.decode(AnswerJob.self, payload))
+        case .answer: self = .answer(try AnswerJob(jsonPayload: payload))
         case .lifecycle: self = .lifecycle(try JobPayload.decode(LifecycleJob.self, payload))
         case .assistantThread: self = .assistantThread(try JobPayload.decode(AssistantThreadJob.self, payload))
         case .legacyEvent, nil: throw UnknownJobKind(kind: kind)

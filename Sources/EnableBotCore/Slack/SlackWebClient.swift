@@ -97,13 +97,11 @@ public struct SlackWebClient: Sendable {
             guard (200..<300).contains(response.status) else {
                 throw SlackAPIError(method: method, code: "http_\(response.status)")
             }
-            let envelope: SlackEnvelope
-            do {
-                envelope = try JSONDecoder().decode(SlackEnvelope.self, from: Data(response.body))
-            } catch {
-                throw SlackAPIError(method: method, code: "invalid_response")
-            }
+            guard let envelope = SlackEnvelope(json: response.body) else { throw SlackAPIError(method: method, code: "invalid_response") }
             guard envelope.ok else { throw SlackAPIError(method: method, code: envelope.error ?? "unknown_error") }
+            // The answers the reply path gets are complete in the envelope: no second reading of the body.
+            if let answer = SlackOK() as? Response { return answer }
+            if let answer = SlackPostedMessage(channel: envelope.channel, ts: envelope.ts) as? Response { return answer }
             do {
                 return try JSONDecoder().decode(Response.self, from: Data(response.body))
             } catch {
@@ -119,9 +117,35 @@ public struct SlackWebClient: Sendable {
     }
 }
 
-private struct SlackEnvelope: Decodable {
-    let ok: Bool
-    let error: String?
+/// What every Web API answer says at its top level (`ok`, `error`), and the `channel` and `ts` of a posted message;
+/// read with `JSONByteReader` (`ok` must be a boolean, `error` text or null, as `JSONDecoder` required).
+private struct SlackEnvelope {
+    var ok = false
+    var error: String?
+    var channel: String?
+    var ts: String?
+
+    /// nil when the body is not a JSON object with a boolean `ok`.
+    init?(json body: [UInt8]) {
+        var sawOK = false
+        let read: Void? = try? JSONByteReader.read(validUTF8: JSONByteReader.isValidUTF8(body) ? body : []) { reader in
+            guard try reader.kind() == .object else { throw reader.malformed("not an object") }
+            try reader.readObject { reader, key in
+                func text() throws -> String? { reader.readNull() ? nil : try reader.readString() }
+                switch key {
+                case "ok":
+                    ok = try reader.readBool()
+                    sawOK = true
+                case "error": error = try text()
+                // Other methods answer with a `channel` object: only a string is a posted message's.
+                case "channel": channel = try reader.readStringIfPresent()
+                case "ts": ts = try reader.readStringIfPresent()
+                default: try reader.skipValue()
+                }
+            }
+        }
+        guard read != nil, sawOK else { return nil }
+    }
 }
 
 /// A decodable for calls whose answer carries nothing we need beyond `ok`.
