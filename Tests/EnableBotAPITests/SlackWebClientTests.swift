@@ -12,6 +12,12 @@ import TestSupport
             let client = SlackWebClient(baseURL: slack.apiBaseURL, http: stack.http(), logger: TestLog.logger)
             let posted = try await client.postMessage(channel: "C1", text: "hi", threadTS: nil, token: "xoxb-1")
             #expect(posted.channel == "C1" && posted.ts?.isEmpty == false)
+            // The body written by hand reads as JSONEncoder's did.
+            let text = "é 🚀 \"q\" \\ </x> \u{1}\n&lt;!channel&gt;"
+            try await client.postMessage(channel: "C2", text: text, threadTS: "9.9", token: "xoxb-1")
+            let sent = try #require(slack.calls("chat.postMessage").last)
+            #expect(sent.fields == ["channel": "C2", "text": text, "thread_ts": "9.9", "parse": "none", "link_names": "0"])
+            #expect(sent.contentType == "application/json; charset=utf-8" && sent.bearerToken == "xoxb-1")
             slack.script("chat.postMessage", .raw(#"{"ok":true,"channel":{"id":"C1"},"ts":7,"warning":"x"}"#))
             let odd = try await client.postMessage(channel: "C1", text: "hi", threadTS: nil, token: "xoxb-1")
             #expect(odd.channel == nil && odd.ts == nil)

@@ -97,12 +97,13 @@ struct CurlHTTPClientTests {
     }
 
     @Test func refusedConnectionFails() async throws {
-        let closed = try await CurlTestServer.start()
-        await closed.stop()
+        // A port nobody listens on and nobody in this run will: a stopped server's port (an ephemeral one) could be
+        // handed to another test's server meanwhile, which then accepted the connection and reset it.
+        let closed = try FreePort.next()
         let client = CurlHTTPClient()
         defer { client.shutdown() }
         let error = await #expect(throws: HTTPClientError.connectionFailed) {
-            try await client.send(HTTPClientRequest(url: closed.baseURL + "/echo"))
+            try await client.send(HTTPClientRequest(url: "http://127.0.0.1:\(closed)/echo"))
         }
         #expect(error?.description.contains("127.0.0.1") == true, "\(String(describing: error))")
     }

@@ -47,7 +47,7 @@ enum Prompt {
                 index += 1
             }
         }
-        let result = String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let result = String(decoding: output, as: UTF8.self).trimmingWhitespace
         return result.count > limit ? String(result.prefix(limit)) : result
     }
 
@@ -70,7 +70,7 @@ enum Prompt {
     }
 
     static func messages(systemPrompt: String?, history: [ChatTurn], question: String) -> [LLMMessage] {
-        let system = systemPrompt.flatMap { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? nil : $0 }
+        let system = systemPrompt.flatMap { $0.isBlank ? nil : $0 }
         var messages = [LLMMessage(role: .system, content: system ?? defaultSystemPrompt)]
         for turn in history {
             messages.append(LLMMessage(role: turn.role == .assistant ? .assistant : .user, content: turn.content))

@@ -109,32 +109,6 @@ struct JobPayloadMissing: Error, CustomStringConvertible {
     var description: String { "a \(kind) job's payload lacks a required member" }
 }
 
-/// A flat JSON object of string (and literal) members, escaped as RFC 8259 requires.
-struct JSONObjectWriter {
-    private var output: [UInt8] = [UInt8(ascii: "{")]
-    private var empty = true
-
-    mutating func add(_ key: String, _ value: String?) {
-        guard let value else { return }
-        member(key)
-        JSONLogHandler.appendJSONString(value, to: &output)
-    }
-
-    mutating func add(_ key: String, literal: String) {
-        member(key)
-        output.append(contentsOf: literal.utf8)
-    }
-
-    var finished: String { String(decoding: output + [UInt8(ascii: "}")], as: UTF8.self) }
-
-    private mutating func member(_ key: String) {
-        if !empty { output.append(UInt8(ascii: ",")) }
-        empty = false
-        JSONLogHandler.appendJSONString(key, to: &output)
-        output.append(UInt8(ascii: ":"))
-    }
-}
-
 struct LifecycleJob: Codable, Sendable, Equatable {
     var eventID: String
     var tenantID: String

@@ -242,7 +242,7 @@ public struct OpenAIChatClient: LLMClient {
                 }
             }
         }
-        guard read != nil, sawChoices, let content, !content.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+        guard read != nil, sawChoices, let content, !content.isBlank else {
             throw LLMError.invalidResponse("no answer in the completion")
         }
         return LLMCompletion(text: content, usage: Usage(prompt_tokens: promptTokens, completion_tokens: completionTokens).counted)
@@ -292,7 +292,7 @@ public struct OpenAIChatClient: LLMClient {
         if Task.isCancelled { throw CancellationError() }
         if !finished, parser.finish() == "[DONE]" { finished = true }  // no blank line after the last event
         guard finished else { throw brokeOff("the stream ended before [DONE]") }
-        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+        guard !text.isBlank else {
             throw LLMError.invalidResponse("no answer in the stream")
         }
         return LLMCompletion(text: text, usage: usage)

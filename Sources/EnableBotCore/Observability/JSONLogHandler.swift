@@ -273,3 +273,34 @@ public enum Logging {
         exit(1)
     }
 }
+
+/// A flat JSON object of string (and literal) members, escaped as RFC 8259 requires; nil members are left out, as
+/// `JSONEncoder` leaves them. For what is written once per event or answer, where `JSONEncoder` cost too much.
+package struct JSONObjectWriter {
+    package init() {}
+
+    private var output: [UInt8] = [UInt8(ascii: "{")]
+    private var empty = true
+
+    package mutating func add(_ key: String, _ value: String?) {
+        guard let value else { return }
+        member(key)
+        JSONLogHandler.appendJSONString(value, to: &output)
+    }
+
+    package mutating func add(_ key: String, literal: String) {
+        member(key)
+        output.append(contentsOf: literal.utf8)
+    }
+
+    package var bytes: [UInt8] { output + [UInt8(ascii: "}")] }
+
+    package var finished: String { String(decoding: bytes, as: UTF8.self) }
+
+    private mutating func member(_ key: String) {
+        if !empty { output.append(UInt8(ascii: ",")) }
+        empty = false
+        JSONLogHandler.appendJSONString(key, to: &output)
+        output.append(UInt8(ascii: ":"))
+    }
+}

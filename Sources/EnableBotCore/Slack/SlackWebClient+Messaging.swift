@@ -20,7 +20,7 @@ public struct SlackRefreshedToken: Decodable, Sendable {
 }
 
 extension SlackWebClient {
-    private struct PostMessage: Encodable {
+    private struct PostMessage: Encodable, SlackJSONBody {
         var channel: String
         var text: String
         var threadTS: String?
@@ -34,6 +34,18 @@ extension SlackWebClient {
             case channel, text, user, parse
             case threadTS = "thread_ts"
             case linkNames = "link_names"
+        }
+
+        /// The body `JSONEncoder` would write, written directly: one per reply part.
+        var jsonBytes: [UInt8] {
+            var json = JSONObjectWriter()
+            json.add("channel", channel)
+            json.add("text", text)
+            json.add("thread_ts", threadTS)
+            json.add("user", user)
+            json.add("parse", parse)
+            if let linkNames { json.add("link_names", literal: linkNames ? "true" : "false") }
+            return json.bytes
         }
     }
 

@@ -67,8 +67,8 @@ public struct SlackWebClient: Sendable {
     public func callJSON<Response: Decodable, Body: Encodable>(
         _ method: String, body: Body, token: String, as type: Response.Type
     ) async throws -> Response {
-        let data = try JSONEncoder().encode(body)
-        return try await send(method, body: Array(data), contentType: "application/json; charset=utf-8", auth: .bearer(token), as: type)
+        let data = try (body as? any SlackJSONBody)?.jsonBytes ?? Array(JSONEncoder().encode(body))
+        return try await send(method, body: data, contentType: "application/json; charset=utf-8", auth: .bearer(token), as: type)
     }
 
     private func send<Response: Decodable>(
@@ -146,6 +146,11 @@ private struct SlackEnvelope {
         }
         guard read != nil, sawOK else { return nil }
     }
+}
+
+/// A request body that writes its own JSON (the reply path's, sent once per reply part), instead of `JSONEncoder`.
+protocol SlackJSONBody {
+    var jsonBytes: [UInt8] { get }
 }
 
 /// A decodable for calls whose answer carries nothing we need beyond `ok`.
