@@ -37,6 +37,12 @@ run_wrk() { # file, bare(0/1), connections, seconds
 wait_replies() { python3 benchmarks/reply_stats.py wait --url "$upstream_url" --records "$1" --grace "${2:-10}"; }
 report() { python3 benchmarks/reply_stats.py report --url "$upstream_url" --records "$1" | grep '^RESULT'; }
 cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f", s }'; }
+# PostgreSQL's processes on this machine (the server BENCH_DATABASE_URL points at, when it runs here): their CPU too.
+db_cpu_ns() {
+    [[ -n ${BENCH_DATABASE_URL:-} ]] || { echo 0; return; }
+    local pid
+    for pid in $(pgrep -x postgres); do cat /proc/"$pid"/task/*/schedstat 2>/dev/null; done | awk '{ s += $1 } END { printf "%.0f", s }'
+}
 stat_ticks() { awk '{ printf "%.0f", $14 + $15 }' /proc/"$1"/stat; }
 replies_total() { curl -sf "$upstream_url/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["replies"])'; }
 
@@ -83,10 +89,10 @@ saturate() { # row label -> $sat_row, $capacity, $file (the events, all answered
     load "$warm" 1000000 1 64 "$work/satwarm$2.rec" >/dev/null
     wait_replies "$work/satwarm$2.rec" >/dev/null
     file=$(requests "Sat$2" "$sat_count")
-    cpu0=$(cpu_ns "$api_pid"); ticks0=$(stat_ticks "$api_pid"); ucpu0=$(cpu_ns "$upstream_pid")
+    cpu0=$(cpu_ns "$api_pid"); ticks0=$(stat_ticks "$api_pid"); ucpu0=$(cpu_ns "$upstream_pid"); dcpu0=$(db_cpu_ns)
     ack=$(load "$file" 1000000 1 64 "$work/sat$2.rec")
     waited=$(wait_replies "$work/sat$2.rec" 10)
-    cpu1=$(cpu_ns "$api_pid"); ticks1=$(stat_ticks "$api_pid"); ucpu1=$(cpu_ns "$upstream_pid")
+    cpu1=$(cpu_ns "$api_pid"); ticks1=$(stat_ticks "$api_pid"); ucpu1=$(cpu_ns "$upstream_pid"); dcpu1=$(db_cpu_ns)
     r=$(report "$work/sat$2.rec")
     echo "  saturation ($1): $ack"
     echo "  saturation ($1): $r"
@@ -95,8 +101,9 @@ saturate() { # row label -> $sat_row, $capacity, $file (the events, all answered
     cpu_us=$(awk -v a="$cpu0" -v b="$cpu1" -v n="$answered" 'BEGIN { printf "%.0f", (b - a) / 1000 / n }')
     stat_us=$(awk -v a="$ticks0" -v b="$ticks1" -v n="$answered" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", (b - a) * 1e6 / hz / n }')
     ucpu_us=$(awk -v a="$ucpu0" -v b="$ucpu1" -v n="$answered" 'BEGIN { printf "%.0f", (b - a) / 1000 / n }')
+    dcpu_us=$(awk -v a="$dcpu0" -v b="$dcpu1" -v n="$answered" 'BEGIN { printf "%.0f", (b - a) / 1000 / n }')
     echo "  saturation ($1): API CPU ${cpu_us} us per answered event (schedstat; /proc/PID/stat says ${stat_us} us)," \
-        "fake upstream ${ucpu_us} us per event"
+        "fake upstream ${ucpu_us} us per event${BENCH_DATABASE_URL:+, PostgreSQL server ${dcpu_us} us per event}"
     sat_row=$(printf '%-34s %8s %12s %12s %8s %6s %6s' "$sat_count events, $1" "$(field "$ack" rps)" \
         "$capacity" "$cpu_us" "$(field "$r" answered_s)" "$(field "$r" lost)" "$(field "$r" duplicated)")
 }
