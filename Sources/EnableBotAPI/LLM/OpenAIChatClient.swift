@@ -58,6 +58,23 @@ public struct OpenAIChatClient: LLMClient {
         var prompt_tokens: Int64?
         var completion_tokens: Int64?
 
+        /// `usage` of a completion or of a stream's last event; nil when it is not an object.
+        static func read(_ reader: inout JSONByteReader) throws -> Usage? {
+            guard try reader.kind() == .object else {
+                try reader.skipValue()
+                return nil
+            }
+            var usage = Usage()
+            try reader.readObject { reader, key in
+                switch key {
+                case "prompt_tokens": usage.prompt_tokens = try reader.readIntegerIfPresent()
+                case "completion_tokens": usage.completion_tokens = try reader.readIntegerIfPresent()
+                default: try reader.skipValue()
+                }
+            }
+            return usage
+        }
+
         /// Counted only when the server gave both numbers, and sane ones.
         var counted: LLMUsage? {
             guard let prompt = prompt_tokens, let answer = completion_tokens, prompt >= 0, answer >= 0 else { return nil }
@@ -78,8 +95,7 @@ public struct OpenAIChatClient: LLMClient {
         /// nil when `data` is not a JSON object.
         static func read(_ data: String) -> Chunk? {
             var chunk = Chunk()
-            var promptTokens: Int64?
-            var completionTokens: Int64?
+            var usage: Usage?
             do {
                 try JSONByteReader.read(data) { reader in
                     guard try reader.kind() == .object else { throw reader.malformed("not an object") }
@@ -106,15 +122,7 @@ public struct OpenAIChatClient: LLMClient {
                                     }
                                 }
                             }
-                        case "usage":
-                            guard try reader.kind() == .object else { return try reader.skipValue() }
-                            try reader.readObject { reader, key in
-                                switch key {
-                                case "prompt_tokens": promptTokens = try reader.readIntegerIfPresent()
-                                case "completion_tokens": completionTokens = try reader.readIntegerIfPresent()
-                                default: try reader.skipValue()
-                                }
-                            }
+                        case "usage": usage = try Usage.read(&reader)
                         case "error":
                             chunk.failed = !reader.readNull()
                             if chunk.failed { try reader.skipValue() }
@@ -125,7 +133,7 @@ public struct OpenAIChatClient: LLMClient {
             } catch {
                 return nil
             }
-            chunk.usage = Usage(prompt_tokens: promptTokens, completion_tokens: completionTokens).counted
+            chunk.usage = usage?.counted
             return chunk
         }
     }
@@ -209,8 +217,7 @@ public struct OpenAIChatClient: LLMClient {
     static func decodeWhole(_ body: [UInt8]) throws -> LLMCompletion {
         var content: String?
         var sawChoices = false
-        var promptTokens: Int64?
-        var completionTokens: Int64?
+        var usage: Usage?
         let read: Void? = try? JSONByteReader.read(validUTF8: JSONByteReader.isValidUTF8(body) ? body : []) { reader in
             guard try reader.kind() == .object else { throw reader.malformed("not an object") }
             try reader.readObject { reader, key in
@@ -229,15 +236,7 @@ public struct OpenAIChatClient: LLMClient {
                             }
                         }
                     }
-                case "usage":
-                    guard try reader.kind() == .object else { return try reader.skipValue() }
-                    try reader.readObject { reader, key in
-                        switch key {
-                        case "prompt_tokens": promptTokens = try reader.readIntegerIfPresent()
-                        case "completion_tokens": completionTokens = try reader.readIntegerIfPresent()
-                        default: try reader.skipValue()
-                        }
-                    }
+                case "usage": usage = try Usage.read(&reader)
                 default: try reader.skipValue()
                 }
             }
@@ -245,7 +244,7 @@ public struct OpenAIChatClient: LLMClient {
         guard read != nil, sawChoices, let content, !content.isBlank else {
             throw LLMError.invalidResponse("no answer in the completion")
         }
-        return LLMCompletion(text: content, usage: Usage(prompt_tokens: promptTokens, completion_tokens: completionTokens).counted)
+        return LLMCompletion(text: content, usage: usage?.counted)
     }
 
     /// Reads `data:` events until `[DONE]`. A stream that breaks off (transport error, an `error` event, the end
