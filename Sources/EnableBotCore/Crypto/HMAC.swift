@@ -6,29 +6,59 @@ public enum HMACSHA256 {
     public static let byteCount = 32
 
     /// Returns the 32-byte HMAC-SHA256 of `message` under `key`.
-    ///
-    /// Stops the process if OpenSSL fails: HMAC-SHA256 with in-memory buffers cannot fail
-    /// unless the library itself is broken, and callers must never treat that as "no match".
     public static func authenticate(key: [UInt8], message: [UInt8]) -> [UInt8] {
-        // HMAC() takes the key length as an Int32; keys are secrets from configuration, never that large.
-        precondition(key.count <= Int(Int32.max), "HMAC key too long")
-        var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
-        var outLength: UInt32 = 0
-        let result = key.withNonNullBytes { keyPointer in
-            message.withNonNullBytes { messagePointer in
-                out.withUnsafeMutableBufferPointer { outBuffer in
-                    HMAC(
-                        EVP_sha256(), keyPointer, Int32(key.count),
-                        messagePointer, message.count,
-                        outBuffer.baseAddress, &outLength
-                    )
+        HMACSHA256Key(key).authenticate(message)
+    }
+}
+
+/// A key set up once for HMAC-SHA256: every message is authenticated on a copy of a context that already holds the
+/// key, so OpenSSL neither looks the algorithm up again (OpenSSL 3's one-shot `HMAC()` fetches it from the provider
+/// on every call, under a lock) nor hashes the key again. For the signing secret, used on every Slack request.
+///
+/// Stops the process if OpenSSL fails: HMAC-SHA256 with in-memory buffers cannot fail unless the library itself is
+/// broken, and callers must never treat that as "no match".
+public final class HMACSHA256Key: @unchecked Sendable {
+    /// Initialised with the key and never changed afterwards, only duplicated (which reads it): safe to share.
+    private let template: OpaquePointer
+
+    // Fetched once and never freed; OpenSSL's algorithm objects are reference-counted and safe to share.
+    nonisolated(unsafe) private static let algorithm: OpaquePointer = {
+        guard let mac = EVP_MAC_fetch(nil, "HMAC", nil) else { fatalError("OpenSSL has no HMAC") }
+        return mac
+    }()
+
+    public init(_ key: [UInt8]) {
+        guard let context = EVP_MAC_CTX_new(Self.algorithm) else { fatalError("OpenSSL could not make an HMAC context") }
+        let initialised = "digest".withCString { name in
+            "SHA256".withCString { digest in
+                var parameters = [
+                    OSSL_PARAM_construct_utf8_string(name, UnsafeMutablePointer(mutating: digest), 0),
+                    OSSL_PARAM_construct_end(),
+                ]
+                return key.withNonNullBytes { keyPointer in
+                    EVP_MAC_init(context, keyPointer, key.count, &parameters)
                 }
             }
         }
-        guard result != nil, outLength == UInt32(byteCount) else {
-            fatalError("OpenSSL HMAC-SHA256 failed")
+        guard initialised == 1 else { fatalError("OpenSSL HMAC-SHA256 failed to take the key") }
+        template = context
+    }
+
+    deinit { EVP_MAC_CTX_free(template) }
+
+    /// The 32-byte HMAC-SHA256 of the concatenation of `parts` (no copy is made to join them).
+    public func authenticate(_ parts: [UInt8]...) -> [UInt8] {
+        guard let context = EVP_MAC_CTX_dup(template) else { fatalError("OpenSSL could not copy an HMAC context") }
+        defer { EVP_MAC_CTX_free(context) }
+        for part in parts where !part.isEmpty {
+            let updated = part.withUnsafeBufferPointer { EVP_MAC_update(context, $0.baseAddress, $0.count) }
+            guard updated == 1 else { fatalError("OpenSSL HMAC-SHA256 failed") }
         }
-        return Array(out.prefix(byteCount))
+        var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var length = 0
+        let finished = out.withUnsafeMutableBufferPointer { EVP_MAC_final(context, $0.baseAddress, &length, $0.count) }
+        guard finished == 1, length == HMACSHA256.byteCount else { fatalError("OpenSSL HMAC-SHA256 failed") }
+        return Array(out.prefix(HMACSHA256.byteCount))
     }
 }
 
