@@ -93,7 +93,7 @@ extension AnswerJob {
                     return
                 default: return try reader.skipValue()
                 }
-                texts[slot] = reader.readNull() ? nil : try reader.readString()
+                texts[slot] = try reader.readNullableString()
             }
         }
         guard let eventID = texts[0], let tenantID = texts[1], let userID = texts[2], let channelID = texts[3], let text = texts[4] else {

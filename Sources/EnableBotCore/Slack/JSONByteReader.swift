@@ -187,6 +187,11 @@ package struct JSONByteReader {
         }
     }
 
+    /// The string, or nil for `null`; any other value is malformed.
+    package mutating func readNullableString() throws -> String? {
+        readNull() ? nil : try readString()
+    }
+
     /// The string if the next value is one; otherwise the value is skipped and the answer is nil.
     package mutating func readStringIfPresent() throws -> String? {
         if try kind() == .string { return try readString() }

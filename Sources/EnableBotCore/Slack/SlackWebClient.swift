@@ -131,12 +131,11 @@ private struct SlackEnvelope {
         let read: Void? = try? JSONByteReader.read(validUTF8: JSONByteReader.isValidUTF8(body) ? body : []) { reader in
             guard try reader.kind() == .object else { throw reader.malformed("not an object") }
             try reader.readObject { reader, key in
-                func text() throws -> String? { reader.readNull() ? nil : try reader.readString() }
                 switch key {
                 case "ok":
                     ok = try reader.readBool()
                     sawOK = true
-                case "error": error = try text()
+                case "error": error = try reader.readNullableString()
                 // Other methods answer with a `channel` object: only a string is a posted message's.
                 case "channel": channel = try reader.readStringIfPresent()
                 case "ts": ts = try reader.readStringIfPresent()

@@ -88,8 +88,7 @@ public struct JobQueue: Sendable {
             // it nearly empty, PostgreSQL read every queued job into a bitmap and sorted them, on each claim: 12 ms per
             // claim with a few thousand queued, two thirds of the server's time per answer. Walking `jobs_queue` in
             // the claim's order reads the jobs in flight and then only the ones taken, whatever the statistics say.
-            _ = try connection.run("SET LOCAL enable_bitmapscan = off", [])
-            _ = try connection.run("SET LOCAL enable_seqscan = off", [])
+            _ = try connection.run("SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true)", [])
             return try connection.query(Self.claimSQLPostgres, binds).map(Self.job).sorted { $0.id < $1.id }
         }
     }

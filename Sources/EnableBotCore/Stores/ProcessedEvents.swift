@@ -25,7 +25,7 @@ public struct ProcessedEvents: Sendable {
     public func claimAndEnqueue(_ claims: [EventClaim]) async throws -> [Int64?] {
         guard !claims.isEmpty else { return [] }
         let at = now()
-        return try await database.transaction { try Self.claimAndEnqueue(claims, at: at, on: $0) }
+        return try await database.withConnection { try Self.store(claims, at: at, on: $0) }
     }
 
     /// Group commit for a busy acknowledgement path: holds one connection and stores batch after batch that
@@ -45,11 +45,11 @@ public struct ProcessedEvents: Sendable {
                 guard let batch = nextBatch() else { return true }
                 do {
                     let at = now()
-                    let ids = try connection.transaction { try Self.claimAndEnqueue(batch, at: at, on: $0) }
+                    let ids = try Self.store(batch, at: at, on: connection)
                     stored(ids.map { .success($0) })
                 } catch where batch.count > 1 {
                     stored(batch.map { claim in
-                        Result { try connection.transaction { try Self.claimAndEnqueue([claim], at: now(), on: $0) }[0] }
+                        Result { try Self.store([claim], at: now(), on: connection)[0] }
                     })
                 } catch {
                     stored([.failure(error)])
@@ -59,11 +59,17 @@ public struct ProcessedEvents: Sendable {
         }
     }
 
-    /// One statement claims the whole batch, so a batch of Slack's retries (all claimed before) costs one round trip
-    /// instead of one per event; each event claimed now gets its job (on PostgreSQL in that same statement, on SQLite,
-    /// where a statement costs no round trip, one insert each).
-    private static func claimAndEnqueue(_ claims: [EventClaim], at: Date, on connection: any SQLConnection) throws -> [Int64?] {
+    /// Stores the batch all or nothing: on PostgreSQL one statement (atomic by itself, so no `BEGIN`/`COMMIT` round
+    /// trips around it), on SQLite a transaction.
+    private static func store(_ claims: [EventClaim], at: Date, on connection: any SQLConnection) throws -> [Int64?] {
         if connection.dialect == .postgres { return try claimAndEnqueuePostgres(claims, at: at, on: connection) }
+        return try connection.transaction { try claimAndEnqueueSQLite(claims, at: at, on: $0) }
+    }
+
+    /// One statement claims the whole batch, so a batch of Slack's retries (all claimed before) costs one statement
+    /// instead of one per event; each event claimed now gets its job, one insert each (a statement costs SQLite no
+    /// round trip).
+    private static func claimAndEnqueueSQLite(_ claims: [EventClaim], at: Date, on connection: any SQLConnection) throws -> [Int64?] {
         var rows: [String] = []
         rows.reserveCapacity(claims.count)
         var binds: [SQLValue] = [.from(at)]

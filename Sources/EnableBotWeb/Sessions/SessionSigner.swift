@@ -7,15 +7,16 @@ import Foundation
 ///
 /// Cookie format: `base64url(JSON session) "." base64url(HMAC(key, "session." + payload))`.
 public struct SessionSigner: Sendable {
-    private let key: [UInt8]
+    /// Set up once: every dashboard request checks its cookie with it.
+    private let key: HMACSHA256Key
 
     public init(key: [UInt8]) {
-        self.key = key
+        self.key = HMACSHA256Key(key)
     }
 
     /// The signing key for a deployment: HMAC(active encryption key, "enablebot-session").
     public init(encryptionKey: EncryptionKey) {
-        self.key = HMACSHA256.authenticate(key: encryptionKey.bytes, message: Array("enablebot-session".utf8))
+        self.init(key: HMACSHA256.authenticate(key: encryptionKey.bytes, message: Array("enablebot-session".utf8)))
     }
 
     public func encode(_ session: WebSession) -> String {
@@ -52,7 +53,7 @@ public struct SessionSigner: Sendable {
     }
 
     private func mac(_ message: some StringProtocol) -> [UInt8] {
-        HMACSHA256.authenticate(key: key, message: Array(message.utf8))
+        key.authenticate(Array(message.utf8))
     }
 
     static func base64URL(_ bytes: [UInt8]) -> String {
