@@ -32,10 +32,10 @@ final class CurlMultiLoop: @unchecked Sendable {
             _ = ccurl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, maxConnectionsPerHost)
         }
         let thread = Thread { [self] in
+            nameCurrentThread("curl-multi")
             self.run()
             self.exited.signal()
         }
-        thread.name = "curl-multi"
         thread.start()
     }
 

@@ -70,8 +70,10 @@ final class BlockingPool<Connection: AnyObject>: @unchecked Sendable {
         let threads = max(1, size)
         running = threads
         for _ in 0..<threads {
-            let thread = Thread { [self] in serve() }
-            thread.name = "db-connection"
+            let thread = Thread { [self] in
+                nameCurrentThread("db-connection")
+                serve()
+            }
             thread.start()
         }
     }
@@ -158,4 +160,17 @@ final class BlockingPool<Connection: AnyObject>: @unchecked Sendable {
             condition.wait()
         }
     }
+}
+
+/// Names the calling thread as `top -H` and `/proc/PID/task/*/comm` show it (at most 15 bytes, or the kernel refuses it). Foundation's
+/// `Thread.name`, set before `start()`, never reaches the kernel on Linux: such threads kept the name of the thread
+/// that started them (`com.apple.root.default-qos`), and a busy connection thread could not be told from the pool.
+func nameCurrentThread(_ name: String) {
+    #if os(Linux)
+    // pthread_setname_np is hidden behind _GNU_SOURCE in Glibc's module and prctl is variadic: the kernel's own file.
+    let descriptor = open("/proc/thread-self/comm", O_WRONLY)
+    guard descriptor >= 0 else { return }
+    _ = Array(name.utf8.prefix(15)).withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+    close(descriptor)
+    #endif
 }
