@@ -6,8 +6,11 @@
 #       environment enablebot-api runs with (default settings, rate limits raised so nothing is limited), and
 #       $tenants seeded tenants' worth of events.
 #   start_upstream ARGS...  benchmarks/fake_upstream.py with ARGS ($upstream_url, $upstream_pid)
-#   start_api NAME          seeds $DATABASE_URL (SQLite $work/NAME.sqlite, or BENCH_DATABASE_URL) and starts
-#                           enablebot-api against the fake upstream ($API_PORT, $api_pid; log $work/api-NAME.log)
+#   start_api NAME          seeds $DATABASE_URL (phase_database NAME) and starts enablebot-api against the fake
+#                           upstream ($API_PORT, $api_pid; log $work/api-NAME.log)
+#   phase_database NAME -> URL  an empty database for one phase: SQLite $work/NAME.sqlite, or with BENCH_DATABASE_URL
+#                           a new database on that PostgreSQL server (dropped on exit), so that no phase runs on what
+#                           an earlier one left behind, on either backend
 #   stop_api; requests NAME COUNT -> file; load FILE RATE SECONDS CONNECTIONS RECORDS; field "k=v ..." KEY;
 #   sample_rss PID FILE (peak VmRSS in kB every 0.2 s until FILE.stop exists)
 
@@ -19,6 +22,7 @@ bench_setup() {
     bin=$(swift build -c release --show-bin-path)
     work=$(mktemp -d "/tmp/$prefix.XXXXXX")
     pids=()
+    phase_databases=()
     trap cleanup EXIT
     export ENABLEBOT_ENV=development ENABLEBOT_DATA_DIR="$work/data" LOG_LEVEL=${LOG_LEVEL:-info} LOG_FORMAT=json
     export ENCRYPTION_KEYS="bench:$(head -c 32 /dev/urandom | base64)"
@@ -33,6 +37,9 @@ bench_setup() {
 cleanup() {
     local pid
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+    for name in "${phase_databases[@]}"; do
+        psql -q "$BENCH_DATABASE_URL" -c "DROP DATABASE IF EXISTS \"$name\"" >/dev/null 2>&1 || true
+    done
     [[ -n ${BENCH_KEEP:-} ]] || rm -rf "$work"
 }
 
@@ -48,8 +55,19 @@ start_upstream() { # fake_upstream.py arguments
     echo "fake upstream did not start" >&2; exit 1
 }
 
+phase_database() { # phase name -> URL (sets $phase_database_url; call it in this shell, not in $(...))
+    if [[ -z ${BENCH_DATABASE_URL:-} ]]; then phase_database_url="sqlite:$work/$1.sqlite"; return; fi
+    local base=${BENCH_DATABASE_URL%%\?*} query=""
+    [[ $BENCH_DATABASE_URL == *\?* ]] && query="?${BENCH_DATABASE_URL#*\?}"
+    local name="enablebot_bench_$1_$$"
+    psql -q "$BENCH_DATABASE_URL" -c "CREATE DATABASE \"$name\"" >/dev/null
+    phase_databases+=("$name")
+    phase_database_url="${base%/*}/$name$query"
+}
+
 start_api() { # name
-    export DATABASE_URL=${BENCH_DATABASE_URL:-sqlite:$work/$1.sqlite}
+    phase_database "$1"
+    export DATABASE_URL=$phase_database_url
     export SLACK_API_BASE_URL="$upstream_url/api" LLM_BASE_URL="$upstream_url/v1" API_PORT=$(free_port)
     "$bin/enablebot-bench" seed --tenants $tenants >/dev/null
     "$bin/enablebot-api" >"$work/api-$1.log" 2>&1 &
