@@ -325,6 +325,48 @@ struct StoreTests {
         }
     }
 
+    /// A lease moves `run_at` to its end, so a claim reading the queue up to now does not walk the jobs in flight; a
+    /// renewal moves it along, a release brings it back to now, and a finished job gets `run_at` = `updated_at`
+    /// (retention finds finished jobs through `run_at`).
+    @Test("jobs: run_at follows the lease, and a finished job's is its updated_at", arguments: TestDatabaseKind.allCases)
+    func runAtFollowsTheLease(kind: TestDatabaseKind) async throws {
+        try await withTestDatabase(kind) { test in
+            let clock = TestClock()
+            let queue = JobQueue(database: test.database, now: clock.function)
+            func times(_ id: Int64) async throws -> (runAt: Int64, lockedUntil: Int64?, updatedAt: Int64) {
+                let row = try #require(try await test.database.queryFirst(
+                    "SELECT run_at, locked_until, updated_at FROM jobs WHERE id = $1", [.integer(id)]))
+                return (try row.int64("run_at"), row.optionalInt64("locked_until"), try row.int64("updated_at"))
+            }
+            let first = try await queue.enqueue(kind: "event", tenantID: "T1", payload: "{}")
+            clock.advance(by: 1)
+            let second = try await queue.enqueue(kind: "event", tenantID: "T1", payload: "{}")
+            let leased = try await queue.claim(limit: 1, lease: 15)
+            #expect(leased.map(\.id) == [first])
+            var now = try await times(first)
+            #expect(now.lockedUntil == now.runAt && now.runAt == now.updatedAt + 15_000)
+            // The job in flight is not due: the next claim takes the one behind it.
+            let behind = try await queue.claim(limit: 5, lease: 15)
+            #expect(behind.map(\.id) == [second])
+            clock.advance(by: 5)
+            #expect(try await queue.renew(leased, lease: 15).isEmpty)
+            now = try await times(first)
+            #expect(now.lockedUntil == now.runAt && now.runAt == now.updatedAt + 20_000)
+            try await queue.release(leased[0])
+            now = try await times(first)
+            #expect(now.lockedUntil == nil && now.runAt == now.updatedAt)
+            let again = try await queue.claim(limit: 1, lease: 15)
+            #expect(again.map(\.id) == [first])
+            clock.advance(by: 2)
+            try await queue.finish(again[0], postedTS: "1.1", remembering: nil)
+            now = try await times(first)
+            #expect(now.runAt == now.updatedAt)
+            try await queue.complete(behind[0])
+            now = try await times(second)
+            #expect(now.lockedUntil == nil && now.runAt == now.updatedAt)
+        }
+    }
+
     @Test("jobs: concurrent claimers never share a job", arguments: TestDatabaseKind.allCases)
     func concurrentClaims(kind: TestDatabaseKind) async throws {
         try await withTestDatabase(kind) { test in

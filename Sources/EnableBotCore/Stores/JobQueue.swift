@@ -36,6 +36,11 @@ public struct LeaseLost: Error, CustomStringConvertible {
 /// A durable queue in the database. Workers lease jobs: a job whose worker died becomes claimable again when
 /// its lease runs out, so "acknowledged but unfinished" work is done after a restart.
 ///
+/// A lease moves the job's `run_at` to the lease's end (`locked_until`), the moment it becomes claimable again if its
+/// worker dies: the claim reads `jobs_queue (run_at, id)` up to now, so it no longer walks past every job in flight
+/// (one per worker, 512 at saturation: 2 ms of PostgreSQL's time per claim) to find the due ones. A job that is done
+/// gets `run_at` = `updated_at` back, which retention relies on.
+///
 /// A `lease_token` is given only to a queued job (by `claim`), and every change of status clears it; so the writes
 /// of a lease holder match on `id` and `lease_token` alone. (Saying `status = 'queued'` too let PostgreSQL, planning
 /// on statistics that lag a fast-filling table, read them through the partial `jobs_queue` index instead of the key.)
@@ -107,7 +112,7 @@ public struct JobQueue: Sendable {
     /// outer UPDATE: with a plain `status = 'queued'` it walked every queued job testing `id IN (…)` (22 ms with
     /// 200,000 queued, all of it holding the one connection the ack path writes on) instead of looking up the ids.
     static let claimSQLSQLite = """
-        UPDATE jobs SET attempts = attempts + 1, locked_until = $2, lease_token = $4, updated_at = $1
+        UPDATE jobs SET attempts = attempts + 1, locked_until = $2, run_at = $2, lease_token = $4, updated_at = $1
         WHERE id IN (\(claimCandidates(position: "instr")))
             AND (status = 'queued' AND (locked_until IS NULL OR locked_until <= $1)) IS TRUE
         RETURNING \(columns)
@@ -117,7 +122,7 @@ public struct JobQueue: Sendable {
     /// each run picks other rows, so the LIMIT no longer bounds the claim (seen: 52 claimed for a limit of 5).
     static let claimSQLPostgres = """
         WITH picked AS (\(claimCandidates(position: "strpos")) FOR UPDATE SKIP LOCKED)
-        UPDATE jobs SET attempts = jobs.attempts + 1, locked_until = $2, lease_token = $4, updated_at = $1
+        UPDATE jobs SET attempts = jobs.attempts + 1, locked_until = $2, run_at = $2, lease_token = $4, updated_at = $1
         FROM picked WHERE jobs.id = picked.id
         RETURNING \(columns.split(separator: ",").map { "jobs." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", "))
         """
@@ -141,7 +146,8 @@ public struct JobQueue: Sendable {
     public func complete(_ job: Job) async throws {
         try expectOwned(job, try await database.run(
             """
-            UPDATE jobs SET status = 'done', locked_until = NULL, lease_token = NULL, last_error = NULL, updated_at = $3
+            UPDATE jobs SET status = 'done', locked_until = NULL, lease_token = NULL, last_error = NULL, updated_at = $3,
+                run_at = $3
             WHERE id = $1 AND lease_token = $2
             """,
             [.integer(job.id), .text(job.leaseToken), .from(now())]
@@ -172,7 +178,7 @@ public struct JobQueue: Sendable {
 
     private static let finishSQL = """
         UPDATE jobs SET status = 'done', posted_ts = COALESCE($3, posted_ts), locked_until = NULL, lease_token = NULL,
-            last_error = NULL, updated_at = $4
+            last_error = NULL, updated_at = $4, run_at = $4
         WHERE id = $1 AND lease_token = $2
         """
 
@@ -211,7 +217,7 @@ public struct JobQueue: Sendable {
             var lost: [Int64] = []
             for job in jobs {
                 let updated = try connection.run(
-                    "UPDATE jobs SET locked_until = $3 WHERE id = $1 AND lease_token = $2",
+                    "UPDATE jobs SET locked_until = $3, run_at = $3 WHERE id = $1 AND lease_token = $2",
                     [.integer(job.id), .text(job.leaseToken), .from(until)]
                 )
                 if updated.affectedRows == 0 { lost.append(job.id) }
@@ -251,7 +257,7 @@ public struct JobQueue: Sendable {
     public func release(_ job: Job) async throws {
         try expectOwned(job, try await database.run(
             """
-            UPDATE jobs SET locked_until = NULL, lease_token = NULL,
+            UPDATE jobs SET locked_until = NULL, lease_token = NULL, run_at = $3,
                 attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, updated_at = $3
             WHERE id = $1 AND lease_token = $2
             """,
