@@ -1,5 +1,6 @@
 import EnableBotCore
 import Foundation
+import Synchronization
 import Testing
 import TestSupport
 
@@ -414,13 +415,20 @@ struct StoreTests {
             let events = ProcessedEvents(database: test.database)
             _ = try await events.claimAndEnqueue(eventID: "EvOld", tenantID: "T1", kind: "event", payload: "{\"n\":0}")
             // Payloads with what array and JSON syntax care about: quotes, backslashes, braces, commas, NULL, Unicode.
-            let payload = { (index: Int) in "{\"n\":\(index)}" + (index % 10 == 3 ? " \"q\" \\ {a,b} NULL é 🚀 \\\"" : "") }
+            let payload = { @Sendable (index: Int) in "{\"n\":\(index)}" + (index % 10 == 3 ? " \"q\" \\ {a,b} NULL é 🚀 \\\"" : "") }
+            let written = Mutex<Set<Int>>([])
             let batch = (0..<300).map { index in
-                EventClaim(eventID: index % 150 == 7 ? "EvOld" : "Ev\(index % 150)", tenantID: "T\(index % 3)", kind: "event",
-                           payload: payload(index))
+                EventClaim(eventID: index % 150 == 7 ? "EvOld" : "Ev\(index % 150)", tenantID: "T\(index % 3)", kind: "event") {
+                    written.withLock { _ = $0.insert(index) }
+                    return payload(index)
+                }
             }
             let ids = try await events.claimAndEnqueue(batch)
             #expect(ids.count == 300)
+            if kind == .sqlite {
+                // A claim that loses (a retry of an event claimed before) never has its payload written.
+                #expect(written.withLock { $0 } == Set((0..<150).filter { $0 != 7 }))
+            }
             #expect(ids[7] == nil && ids[157] == nil, "claimed before the batch")
             for index in 0..<150 where index != 7 { #expect(ids[index] != nil, "first occurrence of Ev\(index)") }
             for index in 150..<300 { #expect(ids[index] == nil, "Ev\(index % 150) again in the same batch") }

@@ -69,7 +69,7 @@ struct EventsHandler: Sendable {
     }
 
     private func accept(eventID: String, tenantID: String, _ job: BotJob) async throws -> String {
-        let claim = EventClaim(eventID: eventID, tenantID: tenantID, kind: job.kind.rawValue, payload: job.payload)
+        let claim = EventClaim(eventID: eventID, tenantID: tenantID, kind: job.kind.rawValue) { job.payload }
         guard try await claims.claim(claim) != nil else { return "duplicate" }
         signal.notify()
         return "accepted"

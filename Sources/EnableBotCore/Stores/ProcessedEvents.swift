@@ -166,14 +166,22 @@ public struct EventClaim: Sendable {
     public var eventID: String
     public var tenantID: String
     public var kind: String
-    public var payload: String
     public var maxAttempts: Int
+    /// Written only when needed: on SQLite for a claim that wins (most of a flood of Slack's retries never does),
+    /// on PostgreSQL for the whole batch, which travels as arrays in one statement.
+    private let makePayload: @Sendable () -> String
+
+    public var payload: String { makePayload() }
 
     public init(eventID: String, tenantID: String, kind: String, payload: String, maxAttempts: Int = 5) {
+        self.init(eventID: eventID, tenantID: tenantID, kind: kind, maxAttempts: maxAttempts) { payload }
+    }
+
+    public init(eventID: String, tenantID: String, kind: String, maxAttempts: Int = 5, payload: @escaping @Sendable () -> String) {
         self.eventID = eventID
         self.tenantID = tenantID
         self.kind = kind
-        self.payload = payload
         self.maxAttempts = maxAttempts
+        self.makePayload = payload
     }
 }
