@@ -33,7 +33,7 @@ struct SettingsTests {
         #expect(api.llmBaseURL == "https://api.openai.com/v1")
         #expect(api.llmModel == "gpt-4o-mini")
         #expect(api.llmTimeoutSeconds == 30)
-        #expect(api.maxWorkers == 512)
+        #expect(api.maxWorkers == 1024)
         #expect(api.maxInflightPerTenant == nil)
         #expect(api.rateLimitPerTenant == RateLimitSpec(limit: 100, windowSeconds: 60))
         #expect(api.rateLimitGlobal == RateLimitSpec(limit: 10_000, windowSeconds: 60))

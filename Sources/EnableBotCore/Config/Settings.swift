@@ -64,7 +64,7 @@ public struct Settings: Sendable {
     /// `chat.startStream` (or a message that is updated, where Slack refuses streaming).
     public var llmStreaming = true
     /// Ceiling on concurrent background jobs: each mostly waits on a socket, so hundreds are cheap.
-    public var maxWorkers = 512
+    public var maxWorkers = 1024
     /// Jobs one workspace may hold at once; nil: a fair share of `maxWorkers` (a quarter, at least 8).
     public var maxInflightPerTenant: Int?
     public var rateLimitPerTenant = RateLimitSpec(limit: 100, windowSeconds: 60)
@@ -202,7 +202,7 @@ public struct Settings: Sendable {
             }
             s.llmTimeoutSeconds = try reader.integer("LLM_TIMEOUT_SECONDS", default: 30, in: 1...600)
             s.llmStreaming = try reader.bool("LLM_STREAMING", default: true)
-            s.maxWorkers = try reader.integer("MAX_WORKERS", default: 512, in: 1...10_000)
+            s.maxWorkers = try reader.integer("MAX_WORKERS", default: 1024, in: 1...10_000)
             if reader.optional("MAX_INFLIGHT_PER_TENANT") != nil {
                 s.maxInflightPerTenant = try reader.integer("MAX_INFLIGHT_PER_TENANT", default: 0, in: 1...10_000)
             }
