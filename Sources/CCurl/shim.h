@@ -37,10 +37,6 @@ static inline CURLMcode ccurl_multi_setopt_socket_function(CURLM *handle,
         int (*callback)(CURL *, curl_socket_t, int, void *, void *)) {
     return curl_multi_setopt(handle, CURLMOPT_SOCKETFUNCTION, callback);
 }
-static inline CURLMcode ccurl_multi_setopt_timer_function(CURLM *handle,
-        int (*callback)(CURLM *, long, void *)) {
-    return curl_multi_setopt(handle, CURLMOPT_TIMERFUNCTION, callback);
-}
 
 // CurlMultiLoop's event loop: Glibc's Swift module leaves out epoll and eventfd, and epoll_event is packed on x86-64,
 // so they are used through these.

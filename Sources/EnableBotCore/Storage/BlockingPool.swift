@@ -162,7 +162,7 @@ final class BlockingPool<Connection: AnyObject>: @unchecked Sendable {
     }
 }
 
-/// Names the calling thread as `top -H` and `/proc/PID/task/*/comm` show it (at most 15 bytes, or the kernel refuses it). Foundation's
+/// Names the calling thread as `top -H` and `/proc/PID/task/*/comm` show it (at most 15 bytes). Foundation's
 /// `Thread.name`, set before `start()`, never reaches the kernel on Linux: such threads kept the name of the thread
 /// that started them (`com.apple.root.default-qos`), and a busy connection thread could not be told from the pool.
 func nameCurrentThread(_ name: String) {

@@ -38,7 +38,7 @@ public struct LeaseLost: Error, CustomStringConvertible {
 ///
 /// A lease moves the job's `run_at` to the lease's end (`locked_until`), the moment it becomes claimable again if its
 /// worker dies: the claim reads `jobs_queue (run_at, id)` up to now, so it no longer walks past every job in flight
-/// (one per worker, 512 at saturation: 2 ms of PostgreSQL's time per claim) to find the due ones. A job that is done
+/// (one per busy worker, hundreds at saturation: 2 ms of PostgreSQL's time per claim) to find the due ones. A job that is done
 /// gets `run_at` = `updated_at` back, which retention relies on.
 ///
 /// A `lease_token` is given only to a queued job (by `claim`), and every change of status clears it; so the writes
