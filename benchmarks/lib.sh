@@ -8,7 +8,7 @@
 #   start_upstream ARGS...  benchmarks/fake_upstream.py with ARGS ($upstream_url, $upstream_pid)
 #   start_api NAME          seeds $DATABASE_URL (phase_database NAME) and starts enablebot-api against the fake
 #                           upstream ($API_PORT, $api_pid; log $work/api-NAME.log)
-#   phase_database NAME -> URL  an empty database for one phase: SQLite $work/NAME.sqlite, or with BENCH_DATABASE_URL
+#   phase_database NAME     sets $phase_database_url to an empty database for one phase: SQLite $work/NAME.sqlite, or with BENCH_DATABASE_URL
 #                           a new database on that PostgreSQL server (dropped on exit), so that no phase runs on what
 #                           an earlier one left behind, on either backend
 #   stop_api; requests NAME COUNT -> file; load FILE RATE SECONDS CONNECTIONS RECORDS; field "k=v ..." KEY;
@@ -55,7 +55,7 @@ start_upstream() { # fake_upstream.py arguments
     echo "fake upstream did not start" >&2; exit 1
 }
 
-phase_database() { # phase name -> URL (sets $phase_database_url; call it in this shell, not in $(...))
+phase_database() { # phase name -> $phase_database_url (call it in this shell, not in $(...): it records the database)
     if [[ -z ${BENCH_DATABASE_URL:-} ]]; then phase_database_url="sqlite:$work/$1.sqlite"; return; fi
     local base=${BENCH_DATABASE_URL%%\?*} query=""
     [[ $BENCH_DATABASE_URL == *\?* ]] && query="?${BENCH_DATABASE_URL#*\?}"
