@@ -64,7 +64,7 @@ extension AnswerJob {
         json.add("reply_thread_ts", replyThreadTS)
         json.add("memory_thread_ts", memoryThreadTS)
         json.add("command", command)
-        if let opensThread { json.add("opens_thread", literal: opensThread ? "true" : "false") }
+        json.add("opens_thread", opensThread)
         return json.finished
     }
 }

@@ -288,6 +288,12 @@ package struct JSONObjectWriter {
         JSONLogHandler.appendJSONString(value, to: &output)
     }
 
+    /// `true` or `false`; nothing when nil, as for strings.
+    package mutating func add(_ key: String, _ value: Bool?) {
+        guard let value else { return }
+        add(key, literal: value ? "true" : "false")
+    }
+
     package mutating func add(_ key: String, literal: String) {
         member(key)
         output.append(contentsOf: literal.utf8)

@@ -44,7 +44,7 @@ extension SlackWebClient {
             json.add("thread_ts", threadTS)
             json.add("user", user)
             json.add("parse", parse)
-            if let linkNames { json.add("link_names", literal: linkNames ? "true" : "false") }
+            json.add("link_names", linkNames)
             return json.bytes
         }
     }
