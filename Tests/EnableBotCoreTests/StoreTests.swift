@@ -278,6 +278,64 @@ struct StoreTests {
         }
     }
 
+    @Test("jobs: many workers saving and finishing at once, stale leases among them, each get their own outcome",
+          arguments: TestDatabaseKind.allCases)
+    func concurrentWorkerWrites(kind: TestDatabaseKind) async throws {
+        try await withTestDatabase(kind) { test in
+            let clock = TestClock()
+            let queue = JobQueue(database: test.database, now: clock.function)
+            for index in 0..<120 { try await queue.enqueue(kind: "event", tenantID: "T\(index % 4)", payload: "{}") }
+            let claimed = try await queue.claim(limit: 120, lease: 15)
+            #expect(claimed.count == 120)
+            // What PostgreSQL's batches carry as array elements: quotes, backslashes, braces, commas, newlines, Unicode.
+            let text: @Sendable (Int) -> String = { index in "answer \(index): {\"a\", \\b} 'c', NULL\nd ✓ 日本" }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (index, job) in claimed.enumerated() {
+                    group.addTask {
+                        // Every fifth has lost its lease before saving, every seventh (the rest of them) before finishing.
+                        var job = job
+                        if index % 5 == 0 { job.leaseToken = "taken-over" }
+                        let exchange = index % 2 == 0
+                            ? ChatExchange(tenantID: job.tenantID, channelID: "C1", threadTS: "t\(index)", question: "q\(index) \"?\"",
+                                           answer: text(index), at: clock.now)
+                            : nil
+                        do {
+                            try await queue.saveReply(job, reply: text(index), remembered: exchange != nil)
+                            #expect(index % 5 != 0, "job \(index): a stale lease's save must be refused")
+                            if index % 7 == 0 { job.leaseToken = "taken-over" }
+                            try await queue.finish(job, postedTS: index % 3 == 0 ? nil : "1.\(index)", remembering: exchange)
+                            #expect(index % 5 != 0 && index % 7 != 0, "job \(index): a stale lease's finish must be refused")
+                        } catch is LeaseLost {
+                            #expect(index % 5 == 0 || index % 7 == 0, "job \(index): its own lease's writes must be stored")
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let memory = ChatMemory(database: test.database)
+            for (index, job) in claimed.enumerated() {
+                let row = try #require(try await test.database.queryFirst(
+                    "SELECT status, reply, reply_remembered, posted_ts, lease_token FROM jobs WHERE id = $1", [.integer(job.id)]))
+                let turns = try await memory.recent(tenantID: job.tenantID, channelID: "C1", threadTS: "t\(index)", maxTurns: 10,
+                                                    maxCharacters: 10_000)
+                if index % 5 == 0 || index % 7 == 0 {
+                    // Still leased to its holder, not finished, no memory; saved only while the lease was the writer's.
+                    #expect(try row.string("status") == "queued", "job \(index)")
+                    #expect(row.optionalString("reply") == (index % 5 == 0 ? nil : text(index)), "job \(index)")
+                    #expect(row.optionalString("lease_token") == job.leaseToken && turns.isEmpty, "job \(index)")
+                    continue
+                }
+                #expect(try row.string("status") == "done" && row.optionalString("reply") == text(index), "job \(index)")
+                #expect(row.optionalInt64("reply_remembered") == (index % 2 == 0 ? 1 : 0), "job \(index)")
+                #expect(row.optionalString("posted_ts") == (index % 3 == 0 ? nil : "1.\(index)"), "job \(index)")
+                #expect(turns == (index % 2 == 0
+                    ? [ChatTurn(role: .user, content: "q\(index) \"?\""), ChatTurn(role: .assistant, content: text(index))] : []),
+                    "job \(index)")
+            }
+            #expect(try await test.database.queryFirst("SELECT COUNT(*) AS n FROM chat_memory")?.int("n") == 2 * 41)
+        }
+    }
+
     @Test("jobs: the attempt limit holds at claim time; a job that kills its worker every time ends dead",
           arguments: TestDatabaseKind.allCases)
     func attemptLimitAtClaim(kind: TestDatabaseKind) async throws {

@@ -47,10 +47,13 @@ public struct LeaseLost: Error, CustomStringConvertible {
 public struct JobQueue: Sendable {
     private let database: any Database
     private let now: @Sendable () -> Date
+    /// PostgreSQL: the two writes every answer makes, group-committed across workers.
+    private let batches: WorkerWriteBatches?
 
     public init(database: any Database, now: @escaping @Sendable () -> Date = Date.init) {
         self.database = database
         self.now = now
+        self.batches = database.dialect == .postgres ? WorkerWriteBatches(database: database, now: now) : nil
     }
 
     @discardableResult
@@ -93,10 +96,17 @@ public struct JobQueue: Sendable {
             // it nearly empty, PostgreSQL read every queued job into a bitmap and sorted them, on each claim: 12 ms per
             // claim with a few thousand queued, two thirds of the server's time per answer. Walking `jobs_queue` in
             // the claim's order reads the jobs in flight and then only the ones taken, whatever the statistics say.
-            _ = try connection.run("SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true)", [])
+            _ = try connection.run(Self.keyLookupsOnlySQL, [])
             return try connection.query(Self.claimSQLPostgres, binds).map(Self.job).sorted { $0.id < $1.id }
         }
     }
+
+    /// For the rest of the transaction, plans that read `jobs` through its indexes in order, row by row: no bitmap,
+    /// no sequential scan, no hash or merge join (see `claim`).
+    static let keyLookupsOnlySQL = """
+        SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true),
+            set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)
+        """
 
     /// Due jobs, oldest first. `position` is the dialect's substring search (`instr` / `strpos`).
     private static func claimCandidates(position: String) -> String {
@@ -158,16 +168,14 @@ public struct JobQueue: Sendable {
     /// thread's memory when `exchange` is given, all or nothing, so an answer costs one commit after the post. Throws
     /// `LeaseLost` (and writes nothing) when the lease is no longer `job`'s.
     public func finish(_ job: Job, postedTS: String?, remembering exchange: ChatExchange?) async throws {
+        if let batches {
+            let write = FinishWrite(id: job.id, token: job.leaseToken, postedTS: postedTS, exchange: exchange)
+            guard try await batches.finishes.write(write) else { throw LeaseLost(jobID: job.id) }
+            return
+        }
         let done: [SQLValue] = [.integer(job.id), .text(job.leaseToken), .from(postedTS), .from(now())]
         guard let exchange else {
             try expectOwned(job, try await database.run(Self.finishSQL, done))
-            return
-        }
-        if database.dialect == .postgres {
-            // One statement instead of a transaction of four (each a round trip to the server): the turns are
-            // written only by the UPDATE that found the job still ours.
-            let result = try await database.run(Self.finishRememberingSQLPostgres, done + exchange.binds)
-            guard result.affectedRows == 2 else { throw LeaseLost(jobID: job.id) }
             return
         }
         try await database.transaction { connection in
@@ -180,15 +188,6 @@ public struct JobQueue: Sendable {
         UPDATE jobs SET status = 'done', posted_ts = COALESCE($3, posted_ts), locked_until = NULL, lease_token = NULL,
             last_error = NULL, updated_at = $4, run_at = $4
         WHERE id = $1 AND lease_token = $2
-        """
-
-    /// `finishSQL`, then `ChatMemory.appendExchange`'s two turns ($5 to $10) from the one row it updated.
-    private static let finishRememberingSQLPostgres = """
-        WITH done AS (\(finishSQL) RETURNING id)
-        INSERT INTO chat_memory (tenant_id, channel_id, thread_ts, role, content, created_at)
-        SELECT CAST($5 AS TEXT), CAST($6 AS TEXT), CAST($7 AS TEXT), turn.role, turn.content, CAST($10 AS BIGINT)
-        FROM done, (VALUES (1, 'user', CAST($8 AS TEXT)), (2, 'assistant', CAST($9 AS TEXT))) AS turn (n, role, content)
-        ORDER BY turn.n
         """
 
     /// Records a failed attempt: the job runs again after `retryAfter`, or is marked dead once out of attempts.
@@ -228,6 +227,11 @@ public struct JobQueue: Sendable {
 
     /// Keeps the reply a job decided on, so a retry posts it instead of asking the model again.
     public func saveReply(_ job: Job, reply: String, remembered: Bool) async throws {
+        if let batches {
+            let write = ReplyWrite(id: job.id, token: job.leaseToken, reply: reply, remembered: remembered)
+            guard try await batches.replies.write(write) else { throw LeaseLost(jobID: job.id) }
+            return
+        }
         try expectOwned(job, try await database.run(
             """
             UPDATE jobs SET reply = $3, reply_remembered = $4, updated_at = $5
@@ -314,4 +318,98 @@ public struct JobQueue: Sendable {
             postedTS: row.optionalString("posted_ts"), leaseToken: row.optionalString("lease_token") ?? ""
         )
     }
+}
+
+private struct ReplyWrite: Sendable {
+    var id: Int64
+    var token: String
+    var reply: String
+    var remembered: Bool
+}
+
+private struct FinishWrite: Sendable {
+    var id: Int64
+    var token: String
+    var postedTS: String?
+    var exchange: ChatExchange?
+}
+
+/// PostgreSQL: `saveReply` and `finish`, the two writes of every answer after its claim, each group-committed across
+/// the workers (`WriteBatcher`): at saturation a statement per answer cost the server more in its fixed part (a round
+/// trip, a plan, a commit) than in the rows it changed. Each batch is one statement over arrays, so its text is the same
+/// for every batch size, and a job whose lease is no longer the writer's is left untouched, its neighbours written.
+private final class WorkerWriteBatches: Sendable {
+    let replies: WriteBatcher<ReplyWrite>
+    let finishes: WriteBatcher<FinishWrite>
+
+    init(database: any Database, now: @escaping @Sendable () -> Date) {
+        replies = WriteBatcher(database: database) { writes, connection in
+            let ids = try Self.run(Self.saveRepliesSQL, on: connection, [
+                .from(now()),
+                .text(PostgresArray.text(writes.map { String($0.id) })),
+                .text(PostgresArray.text(writes.map(\.token))),
+                .text(PostgresArray.text(writes.map(\.reply))),
+                .text(PostgresArray.text(writes.map { $0.remembered ? "1" : "0" })),
+            ])
+            return writes.map { ids.contains($0.id) }
+        }
+        finishes = WriteBatcher(database: database) { writes, connection in
+            let ids = try Self.run(Self.finishSQL, on: connection, [
+                .from(now()),
+                .text(PostgresArray.text(writes.map { String($0.id) })),
+                .text(PostgresArray.text(writes.map(\.token))),
+                .text(PostgresArray.text(writes.map { $0.postedTS ?? "" })),
+                .text(PostgresArray.text(writes.map { $0.exchange == nil ? "false" : "true" })),
+                .text(PostgresArray.text(writes.map { $0.exchange?.tenantID ?? "" })),
+                .text(PostgresArray.text(writes.map { $0.exchange?.channelID ?? "" })),
+                .text(PostgresArray.text(writes.map { $0.exchange?.threadTS ?? "" })),
+                .text(PostgresArray.text(writes.map { $0.exchange?.question ?? "" })),
+                .text(PostgresArray.text(writes.map { $0.exchange?.answer ?? "" })),
+                .text(PostgresArray.text(writes.map { String($0.exchange?.at.epochMilliseconds ?? 0) })),
+            ])
+            return writes.map { ids.contains($0.id) }
+        }
+    }
+
+    /// The ids of the jobs the statement changed. The planner must look each job up by its key: with statistics
+    /// that lag a fast-filling table it would rather join the batch against the whole of `jobs` (the claim's story).
+    private static func run(_ sql: String, on connection: any SQLConnection, _ binds: [SQLValue]) throws -> Set<Int64> {
+        try connection.transaction { connection in
+            _ = try connection.run(JobQueue.keyLookupsOnlySQL, [])
+            return Set(try connection.query(sql, binds).map { try $0.int64("id") })
+        }
+    }
+
+    private static let saveRepliesSQL = """
+        UPDATE jobs SET reply = batch.reply, reply_remembered = batch.remembered, updated_at = $1
+        FROM unnest(CAST($2 AS BIGINT[]), CAST($3 AS TEXT[]), CAST($4 AS TEXT[]), CAST($5 AS INT[]))
+            AS batch (id, token, reply, remembered)
+        WHERE jobs.id = batch.id AND jobs.lease_token = batch.token
+        RETURNING jobs.id
+        """
+
+    /// Done, with the posted reply's `ts` ('' for none), and the exchange's two turns kept as the thread's memory,
+    /// written only for the jobs the UPDATE found still the writer's.
+    private static let finishSQL = """
+        WITH batch AS (
+            SELECT * FROM unnest(CAST($2 AS BIGINT[]), CAST($3 AS TEXT[]), CAST($4 AS TEXT[]), CAST($5 AS BOOLEAN[]),
+                CAST($6 AS TEXT[]), CAST($7 AS TEXT[]), CAST($8 AS TEXT[]), CAST($9 AS TEXT[]), CAST($10 AS TEXT[]),
+                CAST($11 AS BIGINT[]))
+                WITH ORDINALITY AS b (id, token, posted_ts, remember, tenant_id, channel_id, thread_ts, question, answer,
+                    remembered_at, position)
+        ), done AS (
+            UPDATE jobs SET status = 'done', posted_ts = COALESCE(NULLIF(batch.posted_ts, ''), jobs.posted_ts),
+                locked_until = NULL, lease_token = NULL, last_error = NULL, updated_at = $1, run_at = $1
+            FROM batch WHERE jobs.id = batch.id AND jobs.lease_token = batch.token
+            RETURNING jobs.id
+        ), remembered AS (
+            INSERT INTO chat_memory (tenant_id, channel_id, thread_ts, role, content, created_at)
+            SELECT batch.tenant_id, batch.channel_id, batch.thread_ts, turn.role, turn.content, batch.remembered_at
+            FROM batch JOIN done ON done.id = batch.id,
+                LATERAL (VALUES (1, 'user', batch.question), (2, 'assistant', batch.answer)) AS turn (n, role, content)
+            WHERE batch.remember
+            ORDER BY batch.position, turn.n
+        )
+        SELECT id FROM done
+        """
 }
