@@ -212,6 +212,20 @@ public struct JobQueue: Sendable {
     @discardableResult
     public func renew(_ jobs: [Job], lease: TimeInterval) async throws -> [Int64] {
         let until = now().addingTimeInterval(lease)
+        // In the order of their ids, as every write of many jobs takes their row locks: two such writes waiting for
+        // each other's rows in opposite orders would deadlock.
+        let jobs = jobs.sorted { $0.id < $1.id }
+        if database.dialect == .postgres {
+            // One statement, so the locks of a thousand jobs in flight are held for one statement, not a thousand.
+            let renewed = try await database.transaction { connection in
+                _ = try connection.run(Self.keyLookupsOnlySQL, [])
+                return Set(try connection.query(Self.renewSQLPostgres, [
+                    .from(until), .text(PostgresArray.text(jobs.map { String($0.id) })),
+                    .text(PostgresArray.text(jobs.map(\.leaseToken))),
+                ]).map { try $0.int64("id") })
+            }
+            return jobs.map(\.id).filter { !renewed.contains($0) }
+        }
         return try await database.transaction { connection in
             var lost: [Int64] = []
             for job in jobs {
@@ -224,6 +238,13 @@ public struct JobQueue: Sendable {
             return lost
         }
     }
+
+    private static let renewSQLPostgres = """
+        UPDATE jobs SET locked_until = $1, run_at = $1
+        FROM unnest(CAST($2 AS BIGINT[]), CAST($3 AS TEXT[])) AS lease (id, token)
+        WHERE jobs.id = lease.id AND jobs.lease_token = lease.token
+        RETURNING jobs.id
+        """
 
     /// Keeps the reply a job decided on, so a retry posts it instead of asking the model again.
     public func saveReply(_ job: Job, reply: String, remembered: Bool) async throws {
@@ -343,7 +364,9 @@ private final class WorkerWriteBatches: Sendable {
     let finishes: WriteBatcher<FinishWrite>
 
     init(database: any Database, now: @escaping @Sendable () -> Date) {
-        replies = WriteBatcher(database: database) { writes, connection in
+        // Each batch takes its jobs' row locks in the order of their ids, as `renew` does (see there).
+        replies = WriteBatcher(database: database) { unordered, connection in
+            let writes = unordered.sorted { $0.id < $1.id }
             let ids = try Self.run(Self.saveRepliesSQL, on: connection, [
                 .from(now()),
                 .text(PostgresArray.text(writes.map { String($0.id) })),
@@ -351,9 +374,10 @@ private final class WorkerWriteBatches: Sendable {
                 .text(PostgresArray.text(writes.map(\.reply))),
                 .text(PostgresArray.text(writes.map { $0.remembered ? "1" : "0" })),
             ])
-            return writes.map { ids.contains($0.id) }
+            return unordered.map { ids.contains($0.id) }
         }
-        finishes = WriteBatcher(database: database) { writes, connection in
+        finishes = WriteBatcher(database: database) { unordered, connection in
+            let writes = unordered.sorted { $0.id < $1.id }
             let ids = try Self.run(Self.finishSQL, on: connection, [
                 .from(now()),
                 .text(PostgresArray.text(writes.map { String($0.id) })),
@@ -367,7 +391,7 @@ private final class WorkerWriteBatches: Sendable {
                 .text(PostgresArray.text(writes.map { $0.exchange?.answer ?? "" })),
                 .text(PostgresArray.text(writes.map { String($0.exchange?.at.epochMilliseconds ?? 0) })),
             ])
-            return writes.map { ids.contains($0.id) }
+            return unordered.map { ids.contains($0.id) }
         }
     }
 
