@@ -5,6 +5,11 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
 
+// The two servers allocate through jemalloc (Debian's libjemalloc2, linked before libc so it serves every malloc in
+// the process). With glibc's allocator, malloc, free and their consolidation took about a seventh of the API's CPU
+// per answered event; jemalloc cut the API's CPU per answer by about 9% in the same benchmark.
+let serverLinkerSettings: [LinkerSetting] = [.linkedLibrary("jemalloc", .when(platforms: [.linux]))]
+
 let package = Package(
     name: "enablebot",
     platforms: [.macOS(.v15)],
@@ -83,8 +88,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(name: "enablebot-emulator", dependencies: ["EnableBotEmulator"], swiftSettings: swiftSettings),
-        .executableTarget(name: "enablebot-web", dependencies: ["EnableBotWeb", "EnableBotHTTP"], swiftSettings: swiftSettings),
-        .executableTarget(name: "enablebot-api", dependencies: ["EnableBotAPI", "EnableBotHTTP"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "enablebot-web", dependencies: ["EnableBotWeb", "EnableBotHTTP"], swiftSettings: swiftSettings,
+            linkerSettings: serverLinkerSettings
+        ),
+        .executableTarget(
+            name: "enablebot-api", dependencies: ["EnableBotAPI", "EnableBotHTTP"], swiftSettings: swiftSettings,
+            linkerSettings: serverLinkerSettings
+        ),
         // The API benchmark's helper: seeds tenants, writes signed requests (benchmarks/api-ack.sh).
         .executableTarget(name: "enablebot-bench", dependencies: ["EnableBotCore", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")], swiftSettings: swiftSettings),
         .executableTarget(

@@ -2,7 +2,7 @@
 # Installs the Debian packages EnableBot builds and tests with, when any is missing. Needs root (or sudo).
 set -euo pipefail
 
-build_packages=(pkg-config libpq-dev libssl-dev libcurl4-openssl-dev libhiredis-dev libsqlite3-dev)
+build_packages=(pkg-config libpq-dev libssl-dev libcurl4-openssl-dev libhiredis-dev libsqlite3-dev libjemalloc-dev)
 test_packages=(postgresql redis-server chromium chromium-driver python3-pip wrk curl nginx python3-yaml)
 
 wanted=("${build_packages[@]}")
