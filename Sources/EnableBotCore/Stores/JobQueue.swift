@@ -47,13 +47,13 @@ public struct LeaseLost: Error, CustomStringConvertible {
 public struct JobQueue: Sendable {
     private let database: any Database
     private let now: @Sendable () -> Date
-    /// PostgreSQL: the two writes every answer makes, group-committed across workers.
-    private let batches: WorkerWriteBatches?
+    /// The two writes every answer makes after its claim, group-committed across workers.
+    private let batches: WorkerWriteBatches
 
     public init(database: any Database, now: @escaping @Sendable () -> Date = Date.init) {
         self.database = database
         self.now = now
-        self.batches = database.dialect == .postgres ? WorkerWriteBatches(database: database, now: now) : nil
+        self.batches = WorkerWriteBatches(database: database, now: now)
     }
 
     @discardableResult
@@ -168,27 +168,9 @@ public struct JobQueue: Sendable {
     /// thread's memory when `exchange` is given, all or nothing, so an answer costs one commit after the post. Throws
     /// `LeaseLost` (and writes nothing) when the lease is no longer `job`'s.
     public func finish(_ job: Job, postedTS: String?, remembering exchange: ChatExchange?) async throws {
-        if let batches {
-            let write = FinishWrite(id: job.id, token: job.leaseToken, postedTS: postedTS, exchange: exchange)
-            guard try await batches.finishes.write(write) else { throw LeaseLost(jobID: job.id) }
-            return
-        }
-        let done: [SQLValue] = [.integer(job.id), .text(job.leaseToken), .from(postedTS), .from(now())]
-        guard let exchange else {
-            try expectOwned(job, try await database.run(Self.finishSQL, done))
-            return
-        }
-        try await database.transaction { connection in
-            guard try connection.run(Self.finishSQL, done).affectedRows == 1 else { throw LeaseLost(jobID: job.id) }
-            try ChatMemory.appendExchange(on: connection, exchange)
-        }
+        let write = FinishWrite(id: job.id, token: job.leaseToken, postedTS: postedTS, exchange: exchange)
+        guard try await batches.finishes.write(write) else { throw LeaseLost(jobID: job.id) }
     }
-
-    private static let finishSQL = """
-        UPDATE jobs SET status = 'done', posted_ts = COALESCE($3, posted_ts), locked_until = NULL, lease_token = NULL,
-            last_error = NULL, updated_at = $4, run_at = $4
-        WHERE id = $1 AND lease_token = $2
-        """
 
     /// Records a failed attempt: the job runs again after `retryAfter`, or is marked dead once out of attempts.
     /// Returns the status it is left in; throws `LeaseLost` when the lease is no longer `job`'s.
@@ -248,18 +230,8 @@ public struct JobQueue: Sendable {
 
     /// Keeps the reply a job decided on, so a retry posts it instead of asking the model again.
     public func saveReply(_ job: Job, reply: String, remembered: Bool) async throws {
-        if let batches {
-            let write = ReplyWrite(id: job.id, token: job.leaseToken, reply: reply, remembered: remembered)
-            guard try await batches.replies.write(write) else { throw LeaseLost(jobID: job.id) }
-            return
-        }
-        try expectOwned(job, try await database.run(
-            """
-            UPDATE jobs SET reply = $3, reply_remembered = $4, updated_at = $5
-            WHERE id = $1 AND lease_token = $2
-            """,
-            [.integer(job.id), .text(job.leaseToken), .text(reply), .from(remembered), .from(now())]
-        ))
+        let write = ReplyWrite(id: job.id, token: job.leaseToken, reply: reply, remembered: remembered)
+        guard try await batches.replies.write(write) else { throw LeaseLost(jobID: job.id) }
     }
 
     /// Records the Slack `ts` of the posted reply, so a retry never posts it a second time.
@@ -355,19 +327,45 @@ private struct FinishWrite: Sendable {
     var exchange: ChatExchange?
 }
 
-/// PostgreSQL: `saveReply` and `finish`, the two writes of every answer after its claim, each group-committed across
-/// the workers (`WriteBatcher`): at saturation a statement per answer cost the server more in its fixed part (a round
-/// trip, a plan, a commit) than in the rows it changed. Each batch is one statement over arrays, so its text is the same
-/// for every batch size, and a job whose lease is no longer the writer's is left untouched, its neighbours written.
+/// `saveReply` and `finish`, the two writes of every answer after its claim, each group-committed across the workers
+/// (`WriteBatcher`): at saturation a statement and a commit per answer cost more in their fixed part (on PostgreSQL a
+/// round trip, a plan and a commit; on SQLite a commit that appends every page it touched to the WAL) than in the rows
+/// they change. A job whose lease is no longer the writer's is left untouched, its neighbours written.
 private final class WorkerWriteBatches: Sendable {
     let replies: WriteBatcher<ReplyWrite>
     let finishes: WriteBatcher<FinishWrite>
 
     init(database: any Database, now: @escaping @Sendable () -> Date) {
-        // Each batch takes its jobs' row locks in the order of their ids, as `renew` does (see there).
+        guard database.dialect == .postgres else {
+            // SQLite: one transaction per batch, a statement per write (statements cost SQLite no round trip).
+            replies = WriteBatcher(database: database) { writes, connection in
+                try connection.transaction { connection in
+                    let at = now()
+                    return try writes.map { write in
+                        try connection.run(Self.saveReplySQL, [
+                            .integer(write.id), .text(write.token), .text(write.reply), .from(write.remembered), .from(at),
+                        ]).affectedRows == 1
+                    }
+                }
+            }
+            finishes = WriteBatcher(database: database) { writes, connection in
+                try connection.transaction { connection in
+                    let at = now()
+                    return try writes.map { write in
+                        let done: [SQLValue] = [.integer(write.id), .text(write.token), .from(write.postedTS), .from(at)]
+                        guard try connection.run(Self.finishSQL, done).affectedRows == 1 else { return false }
+                        if let exchange = write.exchange { try ChatMemory.appendExchange(on: connection, exchange) }
+                        return true
+                    }
+                }
+            }
+            return
+        }
+        // PostgreSQL: one statement over arrays per batch, so its text is the same for every batch size. Each batch
+        // takes its jobs' row locks in the order of their ids, as `renew` does (see there).
         replies = WriteBatcher(database: database) { unordered, connection in
             let writes = unordered.sorted { $0.id < $1.id }
-            let ids = try Self.run(Self.saveRepliesSQL, on: connection, [
+            let ids = try Self.run(Self.saveRepliesSQLPostgres, on: connection, [
                 .from(now()),
                 .text(PostgresArray.text(writes.map { String($0.id) })),
                 .text(PostgresArray.text(writes.map(\.token))),
@@ -378,7 +376,7 @@ private final class WorkerWriteBatches: Sendable {
         }
         finishes = WriteBatcher(database: database) { unordered, connection in
             let writes = unordered.sorted { $0.id < $1.id }
-            let ids = try Self.run(Self.finishSQL, on: connection, [
+            let ids = try Self.run(Self.finishSQLPostgres, on: connection, [
                 .from(now()),
                 .text(PostgresArray.text(writes.map { String($0.id) })),
                 .text(PostgresArray.text(writes.map(\.token))),
@@ -404,7 +402,17 @@ private final class WorkerWriteBatches: Sendable {
         }
     }
 
-    private static let saveRepliesSQL = """
+    private static let saveReplySQL = """
+        UPDATE jobs SET reply = $3, reply_remembered = $4, updated_at = $5 WHERE id = $1 AND lease_token = $2
+        """
+
+    private static let finishSQL = """
+        UPDATE jobs SET status = 'done', posted_ts = COALESCE($3, posted_ts), locked_until = NULL, lease_token = NULL,
+            last_error = NULL, updated_at = $4, run_at = $4
+        WHERE id = $1 AND lease_token = $2
+        """
+
+    private static let saveRepliesSQLPostgres = """
         UPDATE jobs SET reply = batch.reply, reply_remembered = batch.remembered, updated_at = $1
         FROM unnest(CAST($2 AS BIGINT[]), CAST($3 AS TEXT[]), CAST($4 AS TEXT[]), CAST($5 AS INT[]))
             AS batch (id, token, reply, remembered)
@@ -414,7 +422,7 @@ private final class WorkerWriteBatches: Sendable {
 
     /// Done, with the posted reply's `ts` ('' for none), and the exchange's two turns kept as the thread's memory,
     /// written only for the jobs the UPDATE found still the writer's.
-    private static let finishSQL = """
+    private static let finishSQLPostgres = """
         WITH batch AS (
             SELECT * FROM unnest(CAST($2 AS BIGINT[]), CAST($3 AS TEXT[]), CAST($4 AS TEXT[]), CAST($5 AS BOOLEAN[]),
                 CAST($6 AS TEXT[]), CAST($7 AS TEXT[]), CAST($8 AS TEXT[]), CAST($9 AS TEXT[]), CAST($10 AS TEXT[]),
