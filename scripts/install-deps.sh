@@ -5,8 +5,13 @@ set -euo pipefail
 build_packages=(pkg-config libpq-dev libssl-dev libcurl4-openssl-dev libhiredis-dev libsqlite3-dev libjemalloc-dev)
 test_packages=(postgresql redis-server chromium chromium-driver python3-pip wrk curl nginx python3-yaml)
 
+# The benchmarks' fake upstream (Slack and the model) runs under PyPy, so it takes less of the cores it shares with
+# the services it measures.
+bench_packages=(pypy3)
+
 wanted=("${build_packages[@]}")
 if [[ "${1:-}" == "--with-test-tools" ]]; then wanted+=("${test_packages[@]}"); fi
+if [[ "${1:-}" == "--with-bench-tools" ]]; then wanted+=("${test_packages[@]}" "${bench_packages[@]}"); fi
 
 missing=()
 for package in "${wanted[@]}"; do
@@ -25,7 +30,7 @@ if ((${#missing[@]} > 0)); then
 fi
 
 # The browser check (scripts/browser_driver.py) drives Chromium with Selenium 4, from PyPI.
-if [[ "${1:-}" == "--with-test-tools" ]] && ! python3 -c 'import selenium' 2>/dev/null; then
+if [[ "${1:-}" == --with-*-tools ]] && ! python3 -c 'import selenium' 2>/dev/null; then
     echo "installing: selenium (PyPI)"
     # A Debian python3 refuses system-wide installs (PEP 668) unless told it may.
     python3 -m pip install --quiet selenium 2>/dev/null \
