@@ -50,20 +50,15 @@ public final class WriteBatcher<Item: Sendable>: Sendable {
             let items = batch.map(\.item)
             let store = self.store
             do {
-                let changed = try await database.withConnection { connection in
-                    let changed = try store(items, connection)
-                    guard changed.count == items.count else {
-                        throw DatabaseError(.query, "a batch of \(items.count) writes reported \(changed.count) outcomes")
-                    }
-                    return changed
-                }
+                let changed = try await database.withConnection { try Self.stored(items, on: $0, by: store) }
                 for (entry, changed) in zip(batch, changed) { entry.waiter.resume(returning: changed) }
             } catch where batch.count > 1 {
                 // One by one, so that one bad write does not fail its neighbours.
                 for entry in batch {
                     do {
                         let item = entry.item
-                        entry.waiter.resume(returning: try await database.withConnection { try store([item], $0)[0] })
+                        let changed = try await database.withConnection { try Self.stored([item], on: $0, by: store) }
+                        entry.waiter.resume(returning: changed[0])
                     } catch {
                         entry.waiter.resume(throwing: error)
                     }
@@ -72,6 +67,15 @@ public final class WriteBatcher<Item: Sendable>: Sendable {
                 batch[0].waiter.resume(throwing: error)
             }
         }
+    }
+
+    /// `store`'s outcomes, one per item (anything else is an error, not a waiter left hanging).
+    private static func stored(_ items: [Item], on connection: any SQLConnection, by store: Store) throws -> [Bool] {
+        let changed = try store(items, connection)
+        guard changed.count == items.count else {
+            throw DatabaseError(.query, "a batch of \(items.count) writes reported \(changed.count) outcomes")
+        }
+        return changed
     }
 
     /// The next batch, or nil (and the writer stops) when nothing is waiting.
