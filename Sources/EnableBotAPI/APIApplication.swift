@@ -106,7 +106,6 @@ public func buildAPIApplication(
 
     let verifier = SlackSignatureVerifier(signingSecret: settings.slackSigningSecret, now: now)
     let authorizer = InstallationAuthorizer(store: stores.installations)
-    let claims = ClaimBatcher(events: stores.processedEvents)
     let router = Router(context: BasicRequestContext.self)
     // The Slack routes write one line per request themselves (`SlackPipeline.respond`), with event, tenant and outcome.
     router.add(middleware: RequestLogMiddleware(
@@ -118,8 +117,8 @@ public func buildAPIApplication(
     )
     SlackPipeline(
         verifier: verifier, maxBodyBytes: settings.maxBodyBytes, authorizer: authorizer,
-        events: EventsHandler(stores: stores, authorizer: authorizer, claims: claims, signal: signal),
-        commands: CommandsHandler(claims: claims, signal: signal), logger: logger
+        events: EventsHandler(stores: stores, authorizer: authorizer, claims: stores.processedEvents, signal: signal),
+        commands: CommandsHandler(claims: stores.processedEvents, signal: signal), logger: logger
     ).add(to: router)
     if dependencies.benchRoute, !settings.isProduction {
         // The benchmark's reference: the same server and middleware, none of the Slack pipeline.

@@ -7,9 +7,9 @@ import Metrics
 
 /// The last step of `POST /slack/commands`: `/ask <question>` is acknowledged at once with an ephemeral
 /// "Thinking…" (the HTTP answer itself), and the model's answer is posted in the channel by the worker. The job is
-/// claimed through the same `ClaimBatcher` as events.
+/// claimed through the same group commit as events (`ProcessedEvents.claimAndEnqueue(grouped:)`).
 struct CommandsHandler: Sendable {
-    let claims: ClaimBatcher
+    let claims: ProcessedEvents
     let signal: JobSignal
 
     private struct Ephemeral: Encodable {
@@ -45,7 +45,7 @@ struct CommandsHandler: Sendable {
         let claim = EventClaim(
             eventID: eventID, tenantID: installation.tenantID, kind: BotJob.Kind.answer.rawValue, payload: job.jsonPayload
         )
-        if try await claims.claim(claim) != nil {
+        if try await claims.claimAndEnqueue(grouped: claim) != nil {
             signal.notify()
             Counter(label: "slack_commands_accepted_total").increment()
             outcome.result = "accepted"

@@ -12,7 +12,7 @@ import Metrics
 struct EventsHandler: Sendable {
     let stores: Stores
     let authorizer: InstallationAuthorizer
-    let claims: ClaimBatcher
+    let claims: ProcessedEvents
     let signal: JobSignal
 
     func handle(_ request: SlackRequest, outcome: inout SlackOutcome) async throws -> Response {
@@ -70,7 +70,7 @@ struct EventsHandler: Sendable {
 
     private func accept(eventID: String, tenantID: String, _ job: BotJob) async throws -> String {
         let claim = EventClaim(eventID: eventID, tenantID: tenantID, kind: job.kind.rawValue) { job.payload }
-        guard try await claims.claim(claim) != nil else { return "duplicate" }
+        guard try await claims.claimAndEnqueue(grouped: claim) != nil else { return "duplicate" }
         signal.notify()
         return "accepted"
     }

@@ -17,7 +17,8 @@ import Metrics
 /// 6. `answerURLVerification`: the `challenge` of Slack's request URL check.
 /// 7. `authorize`: the installation the request belongs to (Bolt's `authorize`); unknown workspaces end here.
 /// 8. `ignoreBotMessages`: events from bots, the bot itself included, end here.
-/// 9. The handler: `EventsHandler` or `CommandsHandler` decide the job and claim it through the `ClaimBatcher`.
+/// 9. The handler: `EventsHandler` or `CommandsHandler` decide the job and claim it, group-committed
+///    (`ProcessedEvents.claimAndEnqueue(grouped:)`).
 ///
 /// The steps are plain functions called in turn by one route handler rather than a stack of Hummingbird
 /// middleware: every request of the ack path runs all of them, and each middleware layer cost an async frame and a

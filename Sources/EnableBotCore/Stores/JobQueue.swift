@@ -332,8 +332,8 @@ private struct FinishWrite: Sendable {
 /// round trip, a plan and a commit; on SQLite a commit that appends every page it touched to the WAL) than in the rows
 /// they change. A job whose lease is no longer the writer's is left untouched, its neighbours written.
 private final class WorkerWriteBatches: Sendable {
-    let replies: WriteBatcher<ReplyWrite>
-    let finishes: WriteBatcher<FinishWrite>
+    let replies: WriteBatcher<ReplyWrite, Bool>
+    let finishes: WriteBatcher<FinishWrite, Bool>
 
     init(database: any Database, now: @escaping @Sendable () -> Date) {
         guard database.dialect == .postgres else {

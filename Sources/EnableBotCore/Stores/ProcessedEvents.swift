@@ -4,10 +4,16 @@ import Foundation
 public struct ProcessedEvents: Sendable {
     private let database: any Database
     private let now: @Sendable () -> Date
+    /// The ack path's claims, group-committed (`claimAndEnqueue(grouped:)`).
+    private let claims: WriteBatcher<EventClaim, Int64?>
 
     public init(database: any Database, now: @escaping @Sendable () -> Date = Date.init) {
         self.database = database
         self.now = now
+        // Ahead of the worker's writes: Slack is waiting for these acknowledgements.
+        claims = WriteBatcher(database: database, urgent: true) { claims, connection in
+            try Self.store(claims, at: now(), on: connection)
+        }
     }
 
     /// Claims the event and enqueues its job in one transaction: either both are stored or neither is, so a
@@ -28,35 +34,11 @@ public struct ProcessedEvents: Sendable {
         return try await database.withConnection { try Self.store(claims, at: at, on: $0) }
     }
 
-    /// Group commit for a busy acknowledgement path: holds one connection and stores batch after batch that
-    /// `nextBatch` hands out, each in its own transaction, until it returns nil or `maxBatches` were stored (so other
-    /// work gets the connection in between). `stored` hears each batch's per-claim outcome as soon as it is
-    /// committed, in order; when a whole batch fails, its claims are retried one by one so that one bad claim does
-    /// not fail its neighbours. Returns true when `nextBatch` ran dry.
-    public func claimAndEnqueue(
-        batches nextBatch: @escaping @Sendable () -> [EventClaim]?,
-        maxBatches: Int,
-        stored: @escaping @Sendable ([Result<Int64?, any Error>]) -> Void
-    ) async throws -> Bool {
-        let now = self.now
-        // Ahead of the worker's writes: Slack is waiting for these acknowledgements.
-        return try await database.withUrgentConnection { connection in
-            for _ in 0..<maxBatches {
-                guard let batch = nextBatch() else { return true }
-                do {
-                    let at = now()
-                    let ids = try Self.store(batch, at: at, on: connection)
-                    stored(ids.map { .success($0) })
-                } catch where batch.count > 1 {
-                    stored(batch.map { claim in
-                        Result { try Self.store([claim], at: now(), on: connection)[0] }
-                    })
-                } catch {
-                    stored([.failure(error)])
-                }
-            }
-            return false
-        }
+    /// Claims the event and enqueues its job, group-committed with the claims arriving meanwhile (`WriteBatcher`): an
+    /// idle server stores it at once, a busy one pays one commit per batch instead of one per event. Returns the job
+    /// id, or nil when the event was claimed before, once its batch is durably stored.
+    public func claimAndEnqueue(grouped claim: EventClaim) async throws -> Int64? {
+        try await claims.write(claim)
     }
 
     /// Stores the batch all or nothing: on PostgreSQL one statement (atomic by itself, so no `BEGIN`/`COMMIT` round
