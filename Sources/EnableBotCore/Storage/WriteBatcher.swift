@@ -56,7 +56,7 @@ public final class WriteBatcher<Item: Sendable, Outcome: Sendable>: Sendable {
             do {
                 let turn: @Sendable (any SQLConnection) throws -> Bool = { connection in
                     guard let batch = self.nextBatch() else { return true }
-                    self.write(batch, on: connection)
+                    self.commit(batch, on: connection)
                     return false
                 }
                 let ranDry = try await urgent ? database.withUrgentConnection(turn) : database.withConnection(turn)
@@ -78,7 +78,7 @@ public final class WriteBatcher<Item: Sendable, Outcome: Sendable>: Sendable {
 
     /// Stores the batch and resumes its waiters. When the whole batch fails, its writes are stored one by one, so that
     /// one bad write does not fail its neighbours.
-    private func write(_ batch: [(item: Item, waiter: Waiter)], on connection: any SQLConnection) {
+    private func commit(_ batch: [(item: Item, waiter: Waiter)], on connection: any SQLConnection) {
         do {
             let outcomes = try stored(batch.map(\.item), on: connection)
             for (entry, outcome) in zip(batch, outcomes) { entry.waiter.resume(returning: outcome) }
