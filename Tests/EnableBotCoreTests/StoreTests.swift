@@ -336,6 +336,31 @@ struct StoreTests {
         }
     }
 
+    @Test("jobs: heartbeats and batched writes over the same jobs at once never deadlock", arguments: TestDatabaseKind.allCases)
+    func heartbeatBesideBatchedWrites(kind: TestDatabaseKind) async throws {
+        try await withTestDatabase(kind) { test in
+            let queue = JobQueue(database: test.database)
+            for index in 0..<300 { try await queue.enqueue(kind: "event", tenantID: "T\(index % 8)", payload: "{}") }
+            let jobs = try await queue.claim(limit: 300, lease: 60)
+            #expect(jobs.count == 300)
+            // Each side would lock the same rows in an order of its own (the heartbeat's snapshot of a dictionary, the
+            // workers' finishing order) unless every many-row write takes them in id order: a deadlock is an error here.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<4 {
+                    group.addTask { _ = try await queue.renew(jobs.shuffled(), lease: 60) }
+                }
+                for job in jobs.shuffled() {
+                    group.addTask {
+                        try await queue.saveReply(job, reply: "r\(job.id)", remembered: false)
+                        try await queue.finish(job, postedTS: "1.\(job.id)", remembering: nil)
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(try await queue.count(status: .done) == 300)
+        }
+    }
+
     @Test("jobs: the attempt limit holds at claim time; a job that kills its worker every time ends dead",
           arguments: TestDatabaseKind.allCases)
     func attemptLimitAtClaim(kind: TestDatabaseKind) async throws {
