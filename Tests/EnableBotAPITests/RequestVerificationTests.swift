@@ -52,6 +52,10 @@ struct RequestVerificationTests {
                 ("non-ASCII signature", Self.signatureHeaders(timestamp: "\(now)", signature: "v0=" + String(repeating: "é", count: 32))),
                 ("empty signature", Self.signatureHeaders(timestamp: "\(now)", signature: "")),
             ]
+            // A repeated header is read as its first value: a wrong signature cannot be followed by the right one.
+            var repeated = Self.signatureHeaders(timestamp: "\(now)", signature: wrongSecret)
+            repeated.append(HTTPField(name: HTTPField.Name("X-Slack-Signature")!, value: good))
+            cases.append(("wrong signature, then the right one", repeated))
             for timestamp in ["abc", "1e9", "-1", "+\(now)", " \(now)", "99999999999999999999999", "0", "", "١٢٣"] {
                 let signature = SlackSignatureVerifier.sign(secret: APIHarness.signingSecret, timestamp: timestamp, body: body)
                 cases.append(("timestamp \(timestamp)", Self.signatureHeaders(timestamp: timestamp, signature: signature)))

@@ -55,7 +55,7 @@ struct SlackPipeline: Sendable {
         if let value = outcome.userID { metadata["user_id"] = .string(value) }
         if let value = outcome.eventType { metadata["event_type"] = .string(value) }
         if let value = outcome.command { metadata["command"] = .string(value) }
-        if let retry = request.headers[.slackRetryNum] { metadata["retry_num"] = .string(retry) }
+        if let retry = request.headers.firstValue(.slackRetryNum) { metadata["retry_num"] = .string(retry) }
         switch route {
         case .events: logger.info("POST /slack/events", metadata: metadata)
         case .commands: logger.info("POST /slack/commands", metadata: metadata)
@@ -101,7 +101,7 @@ struct SlackPipeline: Sendable {
     /// 4. The signature over the raw bytes: anything unsigned, badly signed or stale ends in 401 (`SignatureError`).
     private func verifySignature(_ request: Request, body: [UInt8]) throws {
         try verifier.verify(
-            timestamp: request.headers[.slackRequestTimestamp], signature: request.headers[.slackSignature], body: body
+            timestamp: request.headers.firstValue(.slackRequestTimestamp), signature: request.headers.firstValue(.slackSignature), body: body
         )
     }
 

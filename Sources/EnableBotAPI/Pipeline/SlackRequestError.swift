@@ -23,11 +23,11 @@ struct SlackRequestError: Error, CustomStringConvertible {
 /// The media type checks of the Slack routes.
 enum SlackMediaType {
     static func isForm(_ request: Request) -> Bool {
-        matches(request.headers[.contentType], "application/x-www-form-urlencoded")
+        matches(request.headers.firstValue(.contentType), "application/x-www-form-urlencoded")
     }
 
     static func isJSON(_ request: Request) -> Bool {
-        matches(request.headers[.contentType], "application/json")
+        matches(request.headers.firstValue(.contentType), "application/json")
     }
 
     /// Whether the media type, without parameters and surrounding blanks, is `expected` in any letter case
