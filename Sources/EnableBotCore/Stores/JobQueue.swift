@@ -421,7 +421,9 @@ private final class WorkerWriteBatches: Sendable {
         """
 
     /// Done, with the posted reply's `ts` ('' for none), and the exchange's two turns kept as the thread's memory,
-    /// written only for the jobs the UPDATE found still the writer's.
+    /// written only for the jobs the UPDATE found still the writer's. The UPDATE returns each job's batch row itself:
+    /// joining `done` back to `batch` ran as a nested loop (hash joins are off in these transactions), a batch of 182
+    /// compared 33,000 pairs and spent 9 of its 15 ms there.
     private static let finishSQLPostgres = """
         WITH batch AS (
             SELECT * FROM unnest(CAST($2 AS BIGINT[]), CAST($3 AS TEXT[]), CAST($4 AS TEXT[]), CAST($5 AS BOOLEAN[]),
@@ -433,14 +435,14 @@ private final class WorkerWriteBatches: Sendable {
             UPDATE jobs SET status = 'done', posted_ts = COALESCE(NULLIF(batch.posted_ts, ''), jobs.posted_ts),
                 locked_until = NULL, lease_token = NULL, last_error = NULL, updated_at = $1, run_at = $1
             FROM batch WHERE jobs.id = batch.id AND jobs.lease_token = batch.token
-            RETURNING jobs.id
+            RETURNING jobs.id, batch.remember, batch.tenant_id, batch.channel_id, batch.thread_ts, batch.question,
+                batch.answer, batch.remembered_at, batch.position
         ), remembered AS (
             INSERT INTO chat_memory (tenant_id, channel_id, thread_ts, role, content, created_at)
-            SELECT batch.tenant_id, batch.channel_id, batch.thread_ts, turn.role, turn.content, batch.remembered_at
-            FROM batch JOIN done ON done.id = batch.id,
-                LATERAL (VALUES (1, 'user', batch.question), (2, 'assistant', batch.answer)) AS turn (n, role, content)
-            WHERE batch.remember
-            ORDER BY batch.position, turn.n
+            SELECT done.tenant_id, done.channel_id, done.thread_ts, turn.role, turn.content, done.remembered_at
+            FROM done, LATERAL (VALUES (1, 'user', done.question), (2, 'assistant', done.answer)) AS turn (n, role, content)
+            WHERE done.remember
+            ORDER BY done.position, turn.n
         )
         SELECT id FROM done
         """
