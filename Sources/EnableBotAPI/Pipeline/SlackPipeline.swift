@@ -101,7 +101,9 @@ struct SlackPipeline: Sendable {
     /// 4. The signature over the raw bytes: anything unsigned, badly signed or stale ends in 401 (`SignatureError`).
     private func verifySignature(_ request: Request, body: [UInt8]) throws {
         try verifier.verify(
-            timestamp: request.headers.firstValue(.slackRequestTimestamp), signature: request.headers.firstValue(.slackSignature), body: body
+            timestamp: request.headers.firstValue(.slackRequestTimestamp),
+            signature: request.headers.firstValue(.slackSignature),
+            body: body
         )
     }
 
