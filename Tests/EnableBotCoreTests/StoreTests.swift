@@ -74,6 +74,49 @@ struct StoreTests {
         }
     }
 
+    @Test("installations: hundreds of concurrent reads with tokens, read many to a statement, each get their own tenant",
+          arguments: TestDatabaseKind.allCases)
+    func concurrentReadsWithTokens(kind: TestDatabaseKind) async throws {
+        try await withTestDatabase(kind) { test in
+            let store = InstallationStore(database: test.database, cipher: try Self.cipher())
+            let tenants = (0..<40).map { "T\($0)" }
+            for tenant in tenants {
+                try await store.save(Self.installation(tenant, at: Date()), tokens: InstallationTokens(botToken: "xoxb-\(tenant)"))
+            }
+            // TBAD's bot token is T0's ciphertext: it must fail to open for TBAD alone, not for the reads beside it.
+            try await store.save(Self.installation("TBAD", at: Date()), tokens: InstallationTokens(botToken: "xoxb-bad"))
+            try await test.database.query(
+                "UPDATE installations SET bot_token_ciphertext = (SELECT bot_token_ciphertext FROM installations WHERE tenant_id = 'T0') WHERE tenant_id = 'TBAD'"
+            )
+            let asked = (0..<400).map { index in
+                switch index % 10 {
+                case 7: "TBAD"
+                case 8: "TMISSING\(index % 3)"
+                default: tenants[(index * 7) % tenants.count]
+                }
+            }
+            let mismatches = try await withThrowingTaskGroup(of: String?.self) { group in
+                for tenant in asked {
+                    group.addTask {
+                        let found = try await store.findWithTokens(tenantID: tenant)
+                        if tenant.hasPrefix("TMISSING") { return found == nil ? nil : "\(tenant): found a row" }
+                        guard let found else { return "\(tenant): not found" }
+                        guard found.installation.tenantID == tenant else { return "\(tenant): got \(found.installation.tenantID)" }
+                        switch (tenant, found.tokens) {
+                        case ("TBAD", .failure(let error)) where error is CipherError: return nil
+                        case ("TBAD", _): return "TBAD: its token opened"
+                        case (_, .success(let tokens)) where tokens.botToken == "xoxb-\(tenant)": return nil
+                        default: return "\(tenant): wrong or failed token"
+                        }
+                    }
+                }
+                return try await group.reduce(into: [String]()) { if let mismatch = $1 { $0.append(mismatch) } }
+            }
+            let wrong = mismatches.count
+            #expect(wrong == 0, "of \(asked.count) reads, the first wrong: \(mismatches.prefix(5))")
+        }
+    }
+
     @Test("installations: org-wide installs authorize events of their teams", arguments: TestDatabaseKind.allCases)
     func authorize(kind: TestDatabaseKind) async throws {
         try await withTestDatabase(kind) { test in

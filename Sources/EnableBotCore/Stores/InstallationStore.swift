@@ -13,11 +13,17 @@ public struct InstallationStore: Sendable {
     private let database: any Database
     private let cipher: any Cipher
     private let now: @Sendable () -> Date
+    /// `findWithTokens` reads, many tenants to a statement when the job worker starts jobs faster than one
+    /// statement at a time would read them. A row that does not decode fails only its own read.
+    private let withTokens: ReadCoalescer<String, Result<InstallationWithTokens, any Error>>
 
     public init(database: any Database, cipher: any Cipher, now: @escaping @Sendable () -> Date = Date.init) {
         self.database = database
         self.cipher = cipher
         self.now = now
+        withTokens = ReadCoalescer { tenantIDs in
+            try await Self.readWithTokens(tenantIDs, database: database, cipher: cipher)
+        }
     }
 
     /// Creates the installation, or updates it on reinstall: metadata and tokens are replaced, the tenant is
@@ -78,14 +84,37 @@ public struct InstallationStore: Sendable {
     /// The installation and its tokens in one read, for the job worker, which needs both for nearly every job. The
     /// tokens fail on their own (`CipherError`) when a ciphertext does not open with the known keys.
     public func findWithTokens(tenantID: String) async throws -> InstallationWithTokens? {
-        guard let row = try await database.queryFirst(
+        try await withTokens.value(for: tenantID)?.get()
+    }
+
+    /// One statement for `tenantIDs`. The list of placeholders is padded to a power of two (repeating the first
+    /// tenant), so that a handful of statement texts serve every batch size and each is prepared once per connection.
+    private static func readWithTokens(
+        _ tenantIDs: [String], database: any Database, cipher: any Cipher
+    ) async throws -> [String: Result<InstallationWithTokens, any Error>] {
+        guard let first = tenantIDs.first else { return [:] }
+        var count = 1
+        while count < tenantIDs.count { count *= 2 }
+        let placeholders = (1...count).map { "$\($0)" }.joined(separator: ", ")
+        let binds = tenantIDs.map(SQLValue.text) + Array(repeating: .text(first), count: count - tenantIDs.count)
+        let rows = try await database.query(
             """
-            SELECT \(Self.columns), bot_token_ciphertext, user_token_ciphertext, refresh_token_ciphertext
-            FROM installations WHERE tenant_id = $1
+            SELECT \(columns), bot_token_ciphertext, user_token_ciphertext, refresh_token_ciphertext
+            FROM installations WHERE tenant_id IN (\(placeholders))
             """,
-            [.text(tenantID)]
-        ) else { return nil }
-        return InstallationWithTokens(installation: try Self.installation(row), tokens: Result { try tokens(row, tenantID) })
+            binds
+        )
+        var found: [String: Result<InstallationWithTokens, any Error>] = [:]
+        for row in rows {
+            guard let tenantID = row.optionalString("tenant_id") else { continue }
+            found[tenantID] = Result {
+                InstallationWithTokens(
+                    installation: try installation(row),
+                    tokens: Result { try tokens(row, tenantID, cipher: cipher) }
+                )
+            }
+        }
+        return found
     }
 
     /// Opens the tenant's tokens. Throws `CipherError` when a ciphertext does not open with the known keys.
@@ -101,10 +130,14 @@ public struct InstallationStore: Sendable {
     }
 
     private func tokens(_ row: SQLRow, _ tenantID: String) throws -> InstallationTokens {
+        try Self.tokens(row, tenantID, cipher: cipher)
+    }
+
+    private static func tokens(_ row: SQLRow, _ tenantID: String, cipher: any Cipher) throws -> InstallationTokens {
         InstallationTokens(
-            botToken: try open(row, tenantID, .bot),
-            userToken: try open(row, tenantID, .user),
-            refreshToken: try open(row, tenantID, .refresh),
+            botToken: try open(row, tenantID, .bot, cipher: cipher),
+            userToken: try open(row, tenantID, .user, cipher: cipher),
+            refreshToken: try open(row, tenantID, .refresh, cipher: cipher),
             expiresAt: row.optionalDate("token_expires_at")
         )
     }
@@ -261,7 +294,7 @@ public struct InstallationStore: Sendable {
         return .text(try cipher.seal(value, context: CipherContext(tenantID: tenantID, field: field.rawValue)))
     }
 
-    private func open(_ row: SQLRow, _ tenantID: String, _ field: TokenField) throws -> String? {
+    private static func open(_ row: SQLRow, _ tenantID: String, _ field: TokenField, cipher: any Cipher) throws -> String? {
         guard let sealed = row.optionalString(field.column) else { return nil }
         return try cipher.open(sealed, context: CipherContext(tenantID: tenantID, field: field.rawValue))
     }

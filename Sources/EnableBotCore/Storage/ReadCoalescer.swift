@@ -1,0 +1,69 @@
+import Synchronization
+
+/// One statement for many concurrent point reads of one kind: the job worker reads the installation of every job it
+/// starts, hundreds at a time under load. A read arriving while another is in flight waits for it and then goes with
+/// everything else that arrived meanwhile, in one statement over all their keys; an idle database reads each key at
+/// once, with no added delay. Every caller gets rows read after its call began, as a read of its own would.
+public final class ReadCoalescer<Key: Hashable & Sendable, Value: Sendable>: Sendable {
+    /// Reads `keys` (distinct) and returns what it found by key; keys it did not find are left out.
+    public typealias Load = @Sendable (_ keys: [Key]) async throws -> [Key: Value]
+
+    private typealias Waiter = CheckedContinuation<Value?, any Error>
+
+    private struct State {
+        var pending: [(key: Key, waiter: Waiter)] = []
+        var loading = false
+    }
+
+    private let maxBatch: Int
+    private let load: Load
+    private let state = Mutex(State())
+
+    public init(maxBatch: Int = 256, load: @escaping Load) {
+        self.maxBatch = max(1, maxBatch)
+        self.load = load
+    }
+
+    /// The value stored under `key` (nil when there is none), read with its batch. Refuses to start in a cancelled
+    /// task, as every storage call does.
+    public func value(for key: Key) async throws -> Value? {
+        try Task.checkCancellation()
+        return try await withCheckedThrowingContinuation { waiter in
+            let startLoader = state.withLock { state -> Bool in
+                state.pending.append((key, waiter))
+                guard !state.loading else { return false }
+                state.loading = true
+                return true
+            }
+            // Immediate: the first read of an idle coalescer starts on this thread, without a wait for the scheduler.
+            if startLoader { Task.immediate { await self.loadBatches() } }
+        }
+    }
+
+    private func loadBatches() async {
+        while let batch = nextBatch() {
+            var keys: [Key] = []
+            var seen = Set<Key>()
+            for entry in batch where seen.insert(entry.key).inserted { keys.append(entry.key) }
+            do {
+                let found = try await load(keys)
+                for entry in batch { entry.waiter.resume(returning: found[entry.key]) }
+            } catch {
+                for entry in batch { entry.waiter.resume(throwing: error) }
+            }
+        }
+    }
+
+    /// The next batch, or nil (and the loader stops) when nothing is waiting.
+    private func nextBatch() -> [(key: Key, waiter: Waiter)]? {
+        state.withLock { state in
+            guard !state.pending.isEmpty else {
+                state.loading = false
+                return nil
+            }
+            let batch = Array(state.pending.prefix(maxBatch))
+            state.pending.removeFirst(batch.count)
+            return batch
+        }
+    }
+}
