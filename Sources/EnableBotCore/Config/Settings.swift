@@ -92,7 +92,7 @@ public struct Settings: Sendable {
         service: ServiceName, environment rawEnvironment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(ConfigurationError) -> Settings {
         let env = try DotEnv.mergedEnvironment(rawEnvironment)
-        var reader = SettingsReader(env)
+        let reader = SettingsReader(env)
         var s = Settings()
         s.environment = try reader.choice("ENABLEBOT_ENV", default: .development)
         s.host = reader.string("HOST", default: s.host)

@@ -150,7 +150,7 @@ final class PostgresConnection: SQLConnection {
                 // The schema changed under the prepared statement (a column added to a table it reads) or the session
                 // lost it: forget it; outside a transaction, prepare it afresh and run it once more.
                 prepared[sql] = nil
-                _ = PQclear(PQexec(handle, "DEALLOCATE \(name)"))
+                PQclear(PQexec(handle, "DEALLOCATE \(name)"))
                 if PQtransactionStatus(handle) == PQTRANS_IDLE { return try execute(sql, binds, handle: handle, preparedAgain: true) }
             }
             throw failure

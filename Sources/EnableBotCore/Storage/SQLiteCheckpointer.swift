@@ -32,8 +32,8 @@ public struct SQLiteCheckpointer: Service {
         let checkpointer = try SQLiteDatabase(path: path, logger: logger)
         let pageSize = try await database.queryFirst("PRAGMA page_size")?.int("page_size") ?? 4096
         let frameLimit = walLimitBytes / (pageSize + 24)
-        try await database.run("PRAGMA wal_autocheckpoint = 0", [])
-        try await database.run("PRAGMA journal_size_limit = \(walLimitBytes)", [])
+        _ = try await database.run("PRAGMA wal_autocheckpoint = 0", [])
+        _ = try await database.run("PRAGMA journal_size_limit = \(walLimitBytes)", [])
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 try? await Task.sleep(for: interval)
