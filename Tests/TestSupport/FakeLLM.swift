@@ -67,7 +67,6 @@ public final class FakeLLM: Sendable {
         let state = NIOLockedValueBox(State())
         let server = try await LocalHTTPServer.start { router in
             router.post("/v1/chat/completions") { request, _ -> Response in
-                var request = request
                 let buffer = try await request.body.collect(upTo: 4 << 20)
                 let call = Self.parse(Array(buffer.readableBytesView), authorization: request.headers[.authorization])
                 let (behavior, usage) = state.withLockedValue { state -> (Behavior?, (prompt: Int, completion: Int)?) in

@@ -10,14 +10,9 @@ public final class ReadCoalescer<Key: Hashable & Sendable, Value: Sendable>: Sen
 
     private typealias Waiter = CheckedContinuation<Value?, any Error>
 
-    private struct State {
-        var pending: [(key: Key, waiter: Waiter)] = []
-        var loading = false
-    }
-
     private let maxBatch: Int
     private let load: Load
-    private let state = Mutex(State())
+    private let state = Mutex(PendingBatches<(key: Key, waiter: Waiter)>())
 
     public init(maxBatch: Int = 256, load: @escaping Load) {
         self.maxBatch = max(1, maxBatch)
@@ -29,19 +24,14 @@ public final class ReadCoalescer<Key: Hashable & Sendable, Value: Sendable>: Sen
     public func value(for key: Key) async throws -> Value? {
         try Task.checkCancellation()
         return try await withCheckedThrowingContinuation { waiter in
-            let startLoader = state.withLock { state -> Bool in
-                state.pending.append((key, waiter))
-                guard !state.loading else { return false }
-                state.loading = true
-                return true
-            }
+            let startLoader = state.withLock { $0.add((key, waiter)) }
             // Immediate: the first read of an idle coalescer starts on this thread, without a wait for the scheduler.
             if startLoader { Task.immediate { await self.loadBatches() } }
         }
     }
 
     private func loadBatches() async {
-        while let batch = nextBatch() {
+        while let batch = state.withLock({ $0.next(limit: maxBatch) }) {
             var keys: [Key] = []
             var seen = Set<Key>()
             for entry in batch where seen.insert(entry.key).inserted { keys.append(entry.key) }
@@ -51,19 +41,6 @@ public final class ReadCoalescer<Key: Hashable & Sendable, Value: Sendable>: Sen
             } catch {
                 for entry in batch { entry.waiter.resume(throwing: error) }
             }
-        }
-    }
-
-    /// The next batch, or nil (and the loader stops) when nothing is waiting.
-    private func nextBatch() -> [(key: Key, waiter: Waiter)]? {
-        state.withLock { state in
-            guard !state.pending.isEmpty else {
-                state.loading = false
-                return nil
-            }
-            let batch = Array(state.pending.prefix(maxBatch))
-            state.pending.removeFirst(batch.count)
-            return batch
         }
     }
 }

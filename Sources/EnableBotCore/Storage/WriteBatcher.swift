@@ -16,16 +16,11 @@ public final class WriteBatcher<Item: Sendable, Outcome: Sendable>: Sendable {
 
     private typealias Waiter = CheckedContinuation<Outcome, any Error>
 
-    private struct State {
-        var pending: [(item: Item, waiter: Waiter)] = []
-        var writing = false
-    }
-
     private let database: any Database
     private let urgent: Bool
     private let maxBatch: Int
     private let store: Store
-    private let state = Mutex(State())
+    private let state = Mutex(PendingBatches<(item: Item, waiter: Waiter)>())
 
     public init(database: any Database, urgent: Bool = false, maxBatch: Int = 256, store: @escaping Store) {
         self.database = database
@@ -39,12 +34,7 @@ public final class WriteBatcher<Item: Sendable, Outcome: Sendable>: Sendable {
     public func write(_ item: Item) async throws -> Outcome {
         try Task.checkCancellation()
         return try await withCheckedThrowingContinuation { waiter in
-            let startWriter = state.withLock { state -> Bool in
-                state.pending.append((item, waiter))
-                guard !state.writing else { return false }
-                state.writing = true
-                return true
-            }
+            let startWriter = state.withLock { $0.add((item, waiter)) }
             // Immediate: the writer runs on this thread up to its first suspension (handing its turn to the
             // database's thread) instead of waiting for the scheduler first.
             if startWriter { Task.immediate { await self.writeBatches() } }
@@ -63,14 +53,7 @@ public final class WriteBatcher<Item: Sendable, Outcome: Sendable>: Sendable {
                 if ranDry { return }
             } catch {
                 // No connection could be had (the database is shutting down): nothing waiting can be stored.
-                let waiters = state.withLock { state -> [Waiter] in
-                    defer {
-                        state.pending = []
-                        state.writing = false
-                    }
-                    return state.pending.map(\.waiter)
-                }
-                for waiter in waiters { waiter.resume(throwing: error) }
+                for entry in state.withLock({ $0.removeAll() }) { entry.waiter.resume(throwing: error) }
                 return
             }
         }
@@ -102,14 +85,6 @@ public final class WriteBatcher<Item: Sendable, Outcome: Sendable>: Sendable {
 
     /// The next batch, or nil (and the writer stops) when nothing is waiting.
     private func nextBatch() -> [(item: Item, waiter: Waiter)]? {
-        state.withLock { state in
-            guard !state.pending.isEmpty else {
-                state.writing = false
-                return nil
-            }
-            let batch = Array(state.pending.prefix(maxBatch))
-            state.pending.removeFirst(batch.count)
-            return batch
-        }
+        state.withLock { $0.next(limit: maxBatch) }
     }
 }
