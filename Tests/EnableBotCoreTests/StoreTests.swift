@@ -74,9 +74,11 @@ struct StoreTests {
         }
     }
 
-    @Test("installations: hundreds of concurrent reads with tokens, read many to a statement, each get their own tenant",
+    @Test("installations: hundreds of concurrent reads with tokens each get their own tenant's row",
           arguments: TestDatabaseKind.allCases)
     func concurrentReadsWithTokens(kind: TestDatabaseKind) async throws {
+        // Concurrent reads are what `findWithTokens` answers many to a statement: this checks each read still gets its
+        // own row (resuming a batch's waiters with the wrong key's row fails it).
         try await withTestDatabase(kind) { test in
             let store = InstallationStore(database: test.database, cipher: try Self.cipher())
             let tenants = (0..<40).map { "T\($0)" }
