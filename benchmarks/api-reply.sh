@@ -168,7 +168,8 @@ half=$(( capacity / 2 ))
 # measured before) could land anywhere in about +-0.06 of the mean; six narrow that without a longer window.
 rounds=6
 window=$(( seconds / 2 > 3 ? seconds / 2 : 3 ))
-background_s=$(( 2 * rounds * (window + 2) + 20 ))
+# The background outlasts the windows even when the wait for it to answer (below) takes its full 30 s.
+background_s=$(( 2 * rounds * (window + 2) + 40 ))
 bg=$(requests Half $(( half * background_s )))
 load "$bg" "$half" "$background_s" 8 "$work/half.rec" >"$work/half.out" &
 bg_pid=$!
